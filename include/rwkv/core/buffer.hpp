@@ -1,0 +1,52 @@
+// rwkv/core/buffer.hpp — 64-byte aligned owning arrays for weights and workspaces.
+#pragma once
+
+#include <cstddef>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <span>
+#include <type_traits>
+
+namespace rwkv {
+
+// A fixed-size array of trivially copyable T, aligned for any SIMD width; zero-initialised.
+// Sized once; never grows (so hot paths that use it never allocate).
+template <class T>
+class aligned_buffer {
+    static_assert(std::is_trivially_copyable_v<T>);
+    static constexpr std::align_val_t alignment{64};
+
+    struct deleter {
+        void operator()(T* p) const noexcept { ::operator delete[](p, alignment); }
+    };
+    std::unique_ptr<T[], deleter> data_;
+    std::size_t size_ = 0;
+
+public:
+    aligned_buffer() = default;
+    explicit aligned_buffer(std::size_t n) : size_(n) {
+        if (n == 0) return;
+        data_.reset(static_cast<T*>(::operator new[](n * sizeof(T), alignment)));
+        std::memset(static_cast<void*>(data_.get()), 0, n * sizeof(T));
+    }
+    aligned_buffer(const aligned_buffer& o) : aligned_buffer(o.size_) {
+        if (size_ != 0) std::memcpy(static_cast<void*>(data_.get()), o.data_.get(), size_ * sizeof(T));
+    }
+    aligned_buffer& operator=(const aligned_buffer& o) {
+        if (this != &o) *this = aligned_buffer(o);
+        return *this;
+    }
+    aligned_buffer(aligned_buffer&&) noexcept = default;
+    aligned_buffer& operator=(aligned_buffer&&) noexcept = default;
+
+    T* data() noexcept { return data_.get(); }
+    const T* data() const noexcept { return data_.get(); }
+    std::size_t size() const noexcept { return size_; }
+    std::span<T> span() noexcept { return {data_.get(), size_}; }
+    std::span<const T> span() const noexcept { return {data_.get(), size_}; }
+    T& operator[](std::size_t i) noexcept { return data_[i]; }
+    const T& operator[](std::size_t i) const noexcept { return data_[i]; }
+};
+
+}  // namespace rwkv

@@ -1,0 +1,47 @@
+// rwkv/core/precision.hpp — precision policies: how weights are stored, how ops compute.
+//
+// A policy fixes the storage type of the checkpoint's matrices (linear layers, LoRA factors, head).
+// Everything else follows docs/contracts.md: activations and accumulation are f32 (the reference
+// backend accumulates reductions in double), the recurrent state is always f32, and every tensor
+// derived at load time (the ln0-folded embedding, decays computed from parameters) stays f32.
+// Per-channel vectors of a bf16/f16 policy are rounded to that type and kept as f32 values.
+#pragma once
+
+#include <concepts>
+#include <string_view>
+
+#include "rwkv/core/dtype.hpp"
+
+namespace rwkv::precision {
+
+// Weights f32, compute f32 — matches the official 'cpu fp32' goldens to ≤ 1e-4.
+struct f32 {
+    using weight_type = float;
+    static constexpr std::string_view name = "f32";
+};
+
+// Weights bf16 (round to nearest even from f32, exact from a bf16 checkpoint), compute f32.
+struct bf16 {
+    using weight_type = rwkv::bf16;
+    static constexpr std::string_view name = "bf16";
+};
+
+// Weights IEEE f16, compute f32.
+struct f16 {
+    using weight_type = rwkv::f16;
+    static constexpr std::string_view name = "f16";
+};
+
+template <class P>
+concept policy = requires {
+    typename P::weight_type;
+    { P::name } -> std::convertible_to<std::string_view>;
+};
+
+// Round a value as storing it under policy P would (identity for f32).
+template <policy P>
+constexpr float round_to_weight(float x) noexcept {
+    return to_f32(from_f32<typename P::weight_type>(x));
+}
+
+}  // namespace rwkv::precision

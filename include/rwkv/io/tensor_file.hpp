@@ -1,0 +1,118 @@
+// rwkv/io/tensor_file.hpp — a loaded checkpoint: the tensors of a .pth (torch.save zip) or
+// .safetensors file, read in place from a memory-mapped file (or caller-owned memory).
+//
+// The format is detected from the content, not the file name: a zip local header ("PK\x03\x04") is a
+// PyTorch checkpoint, an 8-byte length followed by '{' is safetensors. tensors() keeps the file's
+// order: the state_dict's insertion order for .pth, the data-offset order for .safetensors.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "rwkv/core/error.hpp"
+#include "rwkv/io/binary.hpp"
+#include "rwkv/io/mapped_file.hpp"
+#include "rwkv/io/pth.hpp"
+#include "rwkv/io/safetensors.hpp"
+#include "rwkv/io/tensor_entry.hpp"
+#include "rwkv/io/zip.hpp"
+
+namespace rwkv::io {
+
+class tensor_file {
+public:
+    // Maps the file and reads its tensor directory. Throws io_error (cannot open/map), format_error,
+    // unsupported_error; every message starts with the path as given.
+    static tensor_file open(const std::filesystem::path& p) { return tensor_file(mapped_file::open(p), p.string()); }
+
+    // The same over memory owned by the caller, which must outlive the tensor_file.
+    static tensor_file from_memory(std::span<const std::byte> data, std::string display_name) {
+        std::string name = display_name;
+        return tensor_file(mapped_file::view(data, std::move(display_name)), std::move(name));
+    }
+
+    tensor_file(tensor_file&&) noexcept = default;
+    tensor_file& operator=(tensor_file&&) noexcept = default;
+    tensor_file(const tensor_file&) = delete;
+    tensor_file& operator=(const tensor_file&) = delete;
+
+    const std::string& display_name() const noexcept { return name_; }
+    std::string_view format() const noexcept { return format_; }
+    const std::vector<tensor_entry>& tensors() const noexcept { return tensors_; }
+    const std::map<std::string, std::string, std::less<>>& metadata() const noexcept { return metadata_; }
+
+    // The tensor with this exact name, or nullptr (binary search).
+    const tensor_entry* find(std::string_view name) const noexcept {
+        auto it = std::lower_bound(by_name_.begin(), by_name_.end(), name,
+                                   [&](std::size_t i, std::string_view n) { return tensors_[i].name < n; });
+        if (it == by_name_.end() || tensors_[*it].name != name) return nullptr;
+        return &tensors_[*it];
+    }
+
+    // The tensor with this name; throws model_error("FILE: missing tensor 'NAME'") when absent.
+    const tensor_entry& require(std::string_view name) const {
+        if (const tensor_entry* t = find(name)) return *t;
+        throw model_error(name_ + ": missing tensor '" + detail::printable(name) + "'");
+    }
+
+private:
+    tensor_file(mapped_file file, std::string display_name) : file_(std::move(file)), name_(std::move(display_name)) {
+        const auto data = file_.bytes();
+        if (looks_like_zip(data)) {
+            format_ = "pth";
+            tensors_ = read_pth(data, name_);
+        } else if (looks_like_safetensors(data)) {
+            format_ = "safetensors";
+            auto contents = read_safetensors(data, name_);
+            tensors_ = std::move(contents.tensors);
+            metadata_ = std::move(contents.metadata);
+        } else {
+            throw format_error(name_ +
+                               ": not a PyTorch checkpoint (.pth zip) or a .safetensors file: " + describe(data));
+        }
+        by_name_.resize(tensors_.size());
+        for (std::size_t i = 0; i < by_name_.size(); ++i) by_name_[i] = i;
+        std::sort(by_name_.begin(), by_name_.end(),
+                  [&](std::size_t a, std::size_t b) { return tensors_[a].name < tensors_[b].name; });
+        for (std::size_t i = 1; i < by_name_.size(); ++i) {
+            if (tensors_[by_name_[i]].name == tensors_[by_name_[i - 1]].name) {
+                throw format_error(name_ + ": two tensors are named '" + detail::printable(tensors_[by_name_[i]].name) +
+                                   "'");
+            }
+        }
+    }
+
+    // What the first bytes look like, for the "unknown format" message.
+    static std::string describe(std::span<const std::byte> data) {
+        if (data.empty()) return "the file is empty";
+        // A pre-1.6 torch.save file is a bare pickle stream starting with PROTO 2 and a LONG1 magic.
+        if (data.size() >= 3 && data[0] == std::byte{0x80} && data[2] == std::byte{0x8a}) {
+            return "it is a raw pickle stream (the legacy torch.save format of torch < 1.6); load it with torch and "
+                   "re-save it with a current torch.save or as safetensors";
+        }
+        std::string s = "expected a zip header \"PK\\x03\\x04\" or an 8-byte length followed by '{', found bytes";
+        for (std::size_t i = 0; i < data.size() && i < 12; ++i) {
+            s += ' ';
+            s += detail::hex_byte(std::to_integer<std::uint8_t>(data[i]));
+        }
+        if (data.size() > 12) s += " ...";
+        return s + " (" + std::to_string(data.size()) + " bytes)";
+    }
+
+    mapped_file file_;
+    std::string name_;
+    std::string_view format_;
+    std::vector<tensor_entry> tensors_;
+    std::vector<std::size_t> by_name_;  // indices into tensors_, sorted by name
+    std::map<std::string, std::string, std::less<>> metadata_;
+};
+
+}  // namespace rwkv::io

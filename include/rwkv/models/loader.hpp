@@ -1,0 +1,206 @@
+// rwkv/models/loader.hpp — turns named checkpoint tensors into typed, shape-checked weights.
+//
+// Shared by every architecture. Given a precision policy P it yields
+//   * matrices  as const_matrix_view<P::weight_type>  (zero-copy into the mapped file when the file
+//     already stores that type, suitably aligned; converted into an owned buffer otherwise)
+//   * vectors and small tensors as std::span<const float>, with values rounded as P stores them
+//     (docs/contracts.md: "--precision bf16 stores only the checkpoint's own tensors in bf16").
+// A bf16 checkpoint under the f32 policy is upcast exactly (spec §6 item 15: upcast first).
+// Every shape is checked; errors name the file, the tensor, the expected and the found shape.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <deque>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "rwkv/core/buffer.hpp"
+#include "rwkv/core/dtype.hpp"
+#include "rwkv/core/error.hpp"
+#include "rwkv/core/precision.hpp"
+#include "rwkv/core/tensor.hpp"
+#include "rwkv/io/tensor_file.hpp"
+
+namespace rwkv {
+
+inline std::string shape_string(std::span<const std::int64_t> shape) {
+    std::string s = "[";
+    for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+    return s + "]";
+}
+
+// Owned storage behind a model's weights. Buffers never move once created (deque + unique storage).
+template <class W>
+struct weight_storage {
+    io::tensor_file file;
+    std::deque<aligned_buffer<float>> f32;
+    std::deque<aligned_buffer<W>> packed;
+};
+
+template <precision::policy P>
+class weight_loader {
+public:
+    using weight_type = typename P::weight_type;
+
+    explicit weight_loader(weight_storage<weight_type>& store) : store_(store) {}
+
+    const io::tensor_file& file() const noexcept { return store_.file; }
+    bool has(std::string_view name) const { return store_.file.find(name) != nullptr; }
+    const io::tensor_entry& entry(std::string_view name) const { return store_.file.require(name); }
+
+    // The shape of a tensor as stored.
+    std::vector<std::int64_t> shape(std::string_view name) const { return entry(name).shape; }
+
+    // A per-channel vector of n elements: shapes [n], [1, n], [1, 1, n] (squeezed, spec §1.2).
+    std::span<const float> vector(std::string_view name, std::size_t n) const {
+        const auto& e = entry(name);
+        bool ok = !e.shape.empty() && static_cast<std::size_t>(e.shape.back()) == n;
+        for (std::size_t i = 0; ok && i + 1 < e.shape.size(); ++i) ok = e.shape[i] == 1;
+        if (!ok) throw mismatch(e, "[" + std::to_string(n) + "] (or [1, 1, " + std::to_string(n) + "])");
+        return floats(e);
+    }
+
+    // A tensor of exactly `shape`, as flat floats (e.g. RWKV-7 r_k [H, N]).
+    std::span<const float> tensor(std::string_view name, std::vector<std::int64_t> shape) const {
+        const auto& e = entry(name);
+        if (e.shape != shape) throw mismatch(e, shape_string(shape));
+        return floats(e);
+    }
+
+    // A [rows, cols] matrix in the policy's storage type.
+    const_matrix_view<weight_type> matrix(std::string_view name, std::size_t rows, std::size_t cols) const {
+        const auto& e = entry(name);
+        if (e.shape.size() != 2 || static_cast<std::size_t>(e.shape[0]) != rows ||
+            static_cast<std::size_t>(e.shape[1]) != cols)
+            throw mismatch(e, shape_string(std::vector<std::int64_t>{static_cast<std::int64_t>(rows),
+                                                                     static_cast<std::int64_t>(cols)}));
+        return {packed(e), rows, cols};
+    }
+
+    // A matrix whose first dimension is known and whose second (a LoRA rank) is read from the file.
+    const_matrix_view<weight_type> matrix_any_cols(std::string_view name, std::size_t rows) const {
+        const auto& e = entry(name);
+        if (e.shape.size() != 2 || static_cast<std::size_t>(e.shape[0]) != rows || e.shape[1] <= 0)
+            throw mismatch(e, "[" + std::to_string(rows) + ", D] with D > 0");
+        return matrix(name, rows, static_cast<std::size_t>(e.shape[1]));
+    }
+
+    // Converts any stored dtype to exact f32 values (no policy rounding): for load-time transforms
+    // that must see the checkpoint's values, e.g. the embedding before ln0 is folded in.
+    aligned_buffer<float> to_f32_copy(const io::tensor_entry& e) const {
+        aligned_buffer<float> out(static_cast<std::size_t>(e.numel()));
+        convert(e, out.data());
+        for (std::size_t i = 0; i < out.size(); ++i) out[i] = precision::round_to_weight<P>(out[i]);
+        return out;
+    }
+
+    // Keeps a derived f32 buffer alive for the model's lifetime and returns a view of it.
+    std::span<const float> keep(aligned_buffer<float>&& b) const {
+        store_.f32.push_back(std::move(b));
+        return store_.f32.back().span();
+    }
+
+private:
+    weight_storage<weight_type>& store_;
+
+    model_error mismatch(const io::tensor_entry& e, const std::string& expected) const {
+        return model_error(store_.file.display_name() + ": tensor '" + e.name + "' has shape " +
+                           shape_string(e.shape) + ", expected " + expected);
+    }
+
+    void check_finite(const io::tensor_entry& e, std::span<const float> v) const {
+        for (float x : v)
+            if (!std::isfinite(x))
+                throw model_error(store_.file.display_name() + ": tensor '" + e.name + "' contains NaN or Inf");
+    }
+
+    // Exact conversion of the stored elements to f32.
+    static void convert(const io::tensor_entry& e, float* out) {
+        const std::size_t n = static_cast<std::size_t>(e.numel());
+        const std::byte* src = e.bytes.data();
+        switch (e.type) {
+            case dtype::f32: std::memcpy(out, src, n * 4); break;
+            case dtype::bf16:
+                for (std::size_t i = 0; i < n; ++i) {
+                    std::uint16_t b;
+                    std::memcpy(&b, src + 2 * i, 2);
+                    out[i] = bf16::from_bits(b).to_float();
+                }
+                break;
+            case dtype::f16:
+                for (std::size_t i = 0; i < n; ++i) {
+                    std::uint16_t b;
+                    std::memcpy(&b, src + 2 * i, 2);
+                    out[i] = f16::from_bits(b).to_float();
+                }
+                break;
+        }
+    }
+
+    std::span<const float> floats(const io::tensor_entry& e) const {
+        const auto n = static_cast<std::size_t>(e.numel());
+        const bool view_ok = std::is_same_v<weight_type, float> && e.type == dtype::f32 &&
+                             reinterpret_cast<std::uintptr_t>(e.bytes.data()) % alignof(float) == 0;
+        std::span<const float> out;
+        if (view_ok) {
+            out = {reinterpret_cast<const float*>(e.bytes.data()), n};
+        } else {
+            out = keep(to_f32_copy(e));
+        }
+        check_finite(e, out);
+        return out;
+    }
+
+    const weight_type* packed(const io::tensor_entry& e) const {
+        const auto n = static_cast<std::size_t>(e.numel());
+        if (e.type == dtype_of<weight_type>::value &&
+            reinterpret_cast<std::uintptr_t>(e.bytes.data()) % alignof(weight_type) == 0) {
+            const auto* p = reinterpret_cast<const weight_type*>(e.bytes.data());
+            for (std::size_t i = 0; i < n; ++i)
+                if (!std::isfinite(to_f32(p[i])))
+                    throw model_error(store_.file.display_name() + ": tensor '" + e.name + "' contains NaN or Inf");
+            return p;
+        }
+        aligned_buffer<float> tmp(n);
+        convert(e, tmp.data());
+        check_finite(e, tmp.span());
+        aligned_buffer<weight_type> out(n);
+        for (std::size_t i = 0; i < n; ++i) out[i] = from_f32<weight_type>(tmp[i]);
+        store_.packed.push_back(std::move(out));
+        return store_.packed.back().data();
+    }
+};
+
+}  // namespace rwkv
+
+namespace rwkv {
+
+// L = 1 + the largest i among keys "blocks.{i}.…" (spec §1.1); every block must then have ln1.
+inline std::size_t count_layers(const io::tensor_file& f) {
+    std::size_t max_index = 0;
+    bool any = false;
+    for (const auto& t : f.tensors()) {
+        const std::string_view name = t.name;
+        if (!name.starts_with("blocks.")) continue;
+        std::size_t i = 7, value = 0;
+        bool digits = false;
+        while (i < name.size() && name[i] >= '0' && name[i] <= '9' && value < 1'000'000) {
+            value = value * 10 + static_cast<std::size_t>(name[i] - '0');
+            ++i;
+            digits = true;
+        }
+        if (!digits || i >= name.size() || name[i] != '.') continue;
+        any = true;
+        max_index = std::max(max_index, value);
+    }
+    if (!any) throw model_error(f.display_name() + ": no 'blocks.{i}.*' tensors found");
+    const std::size_t n = max_index + 1;
+    for (std::size_t i = 0; i < n; ++i)
+        f.require("blocks." + std::to_string(i) + ".ln1.weight");
+    return n;
+}
+
+}  // namespace rwkv

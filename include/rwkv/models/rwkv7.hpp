@@ -1,0 +1,430 @@
+// rwkv/models/rwkv7.hpp — RWKV-7 "Goose" (architecture x070).
+//
+// Paper: "RWKV-7 Goose with Expressive Dynamic State Evolution", arXiv 2503.14456.
+// Spec:  shared arch-spec §5 (tensors, load-time transforms, per-token math, state, sequence mode).
+// The block below reads top to bottom like §5.3; docs/architectures/rwkv7.md maps each line to the
+// paper. Every op is a template over the backend; this file holds no kernels.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "rwkv/core/architecture.hpp"
+#include "rwkv/core/backend.hpp"
+#include "rwkv/core/buffer.hpp"
+#include "rwkv/core/error.hpp"
+#include "rwkv/core/precision.hpp"
+#include "rwkv/core/state.hpp"
+#include "rwkv/core/tensor.hpp"
+#include "rwkv/io/tensor_file.hpp"
+#include "rwkv/models/detect.hpp"
+#include "rwkv/models/loader.hpp"
+#include "rwkv/models/workspace.hpp"
+#include "rwkv/ops/channel_mix.hpp"
+#include "rwkv/ops/embedding.hpp"
+#include "rwkv/ops/linear.hpp"
+#include "rwkv/ops/lora.hpp"
+#include "rwkv/ops/map.hpp"
+#include "rwkv/ops/norm.hpp"
+#include "rwkv/ops/token_shift.hpp"
+#include "rwkv/ops/wkv7.hpp"
+
+namespace rwkv::rwkv7 {
+
+// Dimensions, all read from tensor shapes (spec §1.1: never from formulas).
+struct config {
+    std::size_t n_vocab = 0;    // V: emb.weight rows
+    std::size_t n_embd = 0;     // C
+    std::size_t n_layer = 0;    // L: 1 + the largest block index
+    std::size_t n_head = 0;     // H: att.r_k rows
+    std::size_t head_size = 0;  // N: att.r_k cols (64 in every release)
+    std::size_t dim_ffn = 0;    // F: ffn.key.weight rows (4C in releases)
+    std::size_t max_lora_rank = 0;  // the largest of D_w, D_a, D_v, D_g over all layers
+};
+
+// The weights of one block. Per-channel vectors are [C]; matrices are [out, in] for linear layers
+// and [in, out] for LoRA factors, as stored in the checkpoint.
+template <class W>
+struct block_weights {
+    std::span<const float> ln1_weight, ln1_bias;  // [C]
+    std::span<const float> ln2_weight, ln2_bias;  // [C]
+
+    // Time mix (§5.3).
+    std::span<const float> x_r, x_w, x_k, x_v, x_a, x_g;  // [C] token-shift coefficients
+    std::span<const float> w0;                             // [C] decay bias
+    ops::lora_weights<W> w_lora;                           // [C, D_w], [D_w, C]  decay
+    std::span<const float> a0;                             // [C] in-context learning rate bias
+    ops::lora_weights<W> a_lora;                           // [C, D_a], [D_a, C]
+    std::span<const float> v0;                             // [C] value-residual gate bias (empty in layer 0)
+    ops::lora_weights<W> v_lora;                           // [C, D_v], [D_v, C] (empty in layer 0)
+    ops::lora_weights<W> g_lora;                           // [C, D_g], [D_g, C]  output gate
+    std::span<const float> k_k;                            // [C] removal-key scale
+    std::span<const float> k_a;                            // [C] how much α rescales k
+    std::span<const float> r_k;                            // [H·N] bonus weights
+    const_matrix_view<W> receptance, key, value, output;   // [C, C]
+    std::span<const float> ln_x_weight, ln_x_bias;         // [C] GroupNorm(H) affine
+
+    // Channel mix (§5.3: no receptance in RWKV-7).
+    std::span<const float> ffn_x_k;                        // [C]
+    ops::channel_mix_weights<W> ffn;                       // key [F, C], value [C, F]
+};
+
+template <class W>
+struct weights {
+    const_matrix_view<float> embedding;  // [V, C], LN(emb; ln0) folded at load (§5.2), always f32
+    std::vector<block_weights<W>> blocks;
+    std::span<const float> ln_out_weight, ln_out_bias;  // [C]
+    const_matrix_view<W> head;                          // [V, C]
+};
+
+// The official state list (§1.5): per layer [att x_prev (C), kv S[H][value][key], ffn x_prev (C)].
+inline std::shared_ptr<const state_layout> make_state_layout(const config& c) {
+    auto layout = std::make_shared<state_layout>();
+    layout->arch = architecture::rwkv7;
+    layout->n_layer = c.n_layer;
+    layout->n_embd = c.n_embd;
+    layout->n_head = c.n_head;
+    layout->head_size = c.head_size;
+    for (std::size_t i = 0; i < c.n_layer; ++i) {
+        const std::string p = "blocks." + std::to_string(i);
+        layout->add(p + ".att.x_prev", {c.n_embd});
+        layout->add(p + ".att.kv", {c.n_head, c.head_size, c.head_size});
+        layout->add(p + ".ffn.x_prev", {c.n_embd});
+    }
+    return layout;
+}
+
+// Scratch for `forward`, sized once for up to `capacity` tokens per internal chunk.
+struct workspace {
+    std::size_t capacity = 0;
+    scratch_arena arena;
+    matrix_view<float> x, a, prev, xr, xw, xk, xv, xa, xg;  // [T, C]
+    matrix_view<float> r, w, k, v, kappa, b, alpha, g, v_first, y, tmp;  // [T, C]
+    matrix_view<float> lora_hidden;                          // [T, max D]
+    matrix_view<float> ffn_hidden;                           // [T, F]
+
+    workspace() = default;
+    workspace(const config& c, std::size_t max_tokens) : capacity(max_tokens) {
+        if (max_tokens == 0) throw invalid_argument("rwkv7::workspace: capacity must be at least 1 token");
+        const std::size_t C = c.n_embd;
+        arena = scratch_arena(max_tokens * (20 * C + c.max_lora_rank + c.dim_ffn));
+        for (auto* m : {&x, &a, &prev, &xr, &xw, &xk, &xv, &xa, &xg, &r, &w, &k, &v, &kappa, &b, &alpha, &g,
+                        &v_first, &y, &tmp})
+            *m = arena.take(max_tokens, C);
+        lora_hidden = arena.take(max_tokens, c.max_lora_rank);
+        ffn_hidden = arena.take(max_tokens, c.dim_ffn);
+    }
+    workspace(workspace&&) noexcept = default;
+    workspace& operator=(workspace&&) noexcept = default;
+    workspace(const workspace&) = delete;
+    workspace& operator=(const workspace&) = delete;
+};
+
+// e^(−1/2), written as the reference does (spec §6 item 16).
+inline constexpr float decay_scale = 0.606531f;
+
+// RWKV-7 decay (§5.3): w = exp(−e^(−1/2)·σ(ω)), in (0.545, 1); no clamp (§6 item 17).
+inline float decay(float omega) noexcept { return std::exp(-decay_scale * ops::sigmoid(omega)); }
+
+template <backend Backend = backends::reference, precision::policy Precision = precision::f32>
+class model {
+public:
+    using backend_type = Backend;
+    using precision_type = Precision;
+    using weight_type = typename Precision::weight_type;
+
+    // Opens a .pth or .safetensors checkpoint (either RWKV-7 layout: training, with layer-0
+    // v0/v1/v2, or released G1, without).
+    static model load(const std::filesystem::path& path, Backend be = {}) {
+        return model(io::tensor_file::open(path), std::move(be));
+    }
+
+    explicit model(io::tensor_file file, Backend be = {}) : backend_(std::move(be)), store_{std::move(file), {}, {}} {
+        const architecture arch = detect_architecture(store_.file);
+        if (arch != architecture::rwkv7)
+            throw model_error(store_.file.display_name() + ": checkpoint is " + std::string(architecture_name(arch)) +
+                              ", not rwkv7");
+        load_weights();
+        layout_ = make_state_layout(cfg_);
+    }
+
+    model(model&&) noexcept = default;
+    model& operator=(model&&) noexcept = default;
+    model(const model&) = delete;
+    model& operator=(const model&) = delete;
+
+    const config& cfg() const noexcept { return cfg_; }
+    const weights<weight_type>& params() const noexcept { return w_; }
+    const Backend& backend() const noexcept { return backend_; }
+    const std::string& source() const noexcept { return store_.file.display_name(); }
+    const state_layout& layout() const noexcept { return *layout_; }
+
+    // The zero state (§5.4).
+    state make_state() const { return state(layout_); }
+    workspace make_workspace(std::size_t max_tokens = 64) const { return workspace(cfg_, max_tokens); }
+
+    // Feeds tokens through the model, updating `st`. With logits_mode::last, `logits` holds [V]
+    // (the last token's); with ::all, [T, V] row-major; with ::none, it is unused. Inputs of more
+    // than ws.capacity tokens run as consecutive chunks with the state carried (sequence mode,
+    // §5.5); T = 1 is RNN mode. Allocates nothing.
+    void forward(std::span<const std::int32_t> tokens, state& st, workspace& ws, std::span<float> logits,
+                 logits_mode mode = logits_mode::last) const {
+        check_forward_args(tokens, st, ws, logits, mode, cfg_.n_vocab, *layout_, "rwkv7::model::forward");
+        const std::size_t V = cfg_.n_vocab;
+        for (std::size_t done = 0; done < tokens.size();) {
+            const std::size_t n = std::min(ws.capacity, tokens.size() - done);
+            const bool last_chunk = done + n == tokens.size();
+            std::span<float> out;
+            logits_mode chunk_mode = logits_mode::none;
+            if (mode == logits_mode::all) {
+                out = logits.subspan(done * V, n * V);
+                chunk_mode = logits_mode::all;
+            } else if (mode == logits_mode::last && last_chunk) {
+                out = logits.first(V);
+                chunk_mode = logits_mode::last;
+            }
+            forward_chunk(tokens.subspan(done, n), st, ws, out, chunk_mode);
+            done += n;
+        }
+    }
+
+    // Convenience: one call that allocates its own workspace and logits.
+    std::vector<float> forward(std::span<const std::int32_t> tokens, state& st,
+                               logits_mode mode = logits_mode::last) const {
+        workspace ws = make_workspace(std::max<std::size_t>(1, std::min<std::size_t>(tokens.size(), 256)));
+        std::vector<float> logits(mode == logits_mode::all ? tokens.size() * cfg_.n_vocab
+                                                           : mode == logits_mode::last ? cfg_.n_vocab : 0);
+        forward(tokens, st, ws, logits, mode);
+        return logits;
+    }
+
+private:
+    Backend backend_;
+    weight_storage<weight_type> store_;
+    weights<weight_type> w_;
+    config cfg_;
+    std::shared_ptr<const state_layout> layout_;
+
+    void forward_chunk(std::span<const std::int32_t> tokens, state& st, workspace& ws, std::span<float> logits,
+                       logits_mode mode) const {
+        const Backend& be = backend_;
+        const std::size_t T = tokens.size();
+        auto rows = [T](matrix_view<float> m) { return m.rows_slice(0, T); };
+        const matrix_view<float> x = rows(ws.x);
+
+        ops::embedding(be, w_.embedding, tokens, x);
+        for (std::size_t i = 0; i < cfg_.n_layer; ++i) {
+            time_mix(i, st, ws, T);
+            channel_mix(i, st, ws, T);
+        }
+        if (mode == logits_mode::none) return;
+
+        // logits = head · LN(x; ln_out), for every row or only the last (§1.3).
+        const std::size_t first = mode == logits_mode::all ? 0 : T - 1;
+        const std::size_t count = T - first;
+        const auto xo = x.rows_slice(first, count);
+        const auto normed = ws.a.rows_slice(0, count);
+        ops::layer_norm(be, xo, w_.ln_out_weight, w_.ln_out_bias, normed);
+        ops::linear(be, w_.head, const_matrix_view<float>(normed), matrix_view<float>(logits.data(), count, cfg_.n_vocab));
+    }
+
+    // Time mix of block i, arch-spec §5.3 (paper §4: "RWKV-7 time mixing").
+    void time_mix(std::size_t i, state& st, workspace& ws, std::size_t T) const {
+        const Backend& be = backend_;
+        const auto& p = w_.blocks[i];
+        const std::size_t N = cfg_.head_size;
+        auto rows = [T](matrix_view<float> m) { return m.rows_slice(0, T); };
+        const auto x = rows(ws.x), a = rows(ws.a), prev = rows(ws.prev);
+        const auto xr = rows(ws.xr), xw = rows(ws.xw), xk = rows(ws.xk), xv = rows(ws.xv), xa = rows(ws.xa),
+                   xg = rows(ws.xg);
+        const auto r = rows(ws.r), w = rows(ws.w), k = rows(ws.k), v = rows(ws.v), kappa = rows(ws.kappa),
+                   b = rows(ws.b), alpha = rows(ws.alpha), g = rows(ws.g), v_first = rows(ws.v_first),
+                   y = rows(ws.y), tmp = rows(ws.tmp);
+        using cm = const_matrix_view<float>;
+
+        // a = LN(x; ln1); token shift: prev[t] = a[t−1] (the stored x_prev for t = 0).
+        ops::layer_norm(be, x, p.ln1_weight, p.ln1_bias, a);
+        ops::token_shift(be, a, st.entry(3 * i + 0), prev);
+
+        // x_◇ = a + (prev − a) ⊙ μ_◇ for ◇ ∈ {r, w, k, v, a, g}.
+        ops::mix_previous(be, a, prev, p.x_r, xr);
+        ops::mix_previous(be, a, prev, p.x_w, xw);
+        ops::mix_previous(be, a, prev, p.x_k, xk);
+        ops::mix_previous(be, a, prev, p.x_v, xv);
+        ops::mix_previous(be, a, prev, p.x_a, xa);
+        ops::mix_previous(be, a, prev, p.x_g, xg);
+
+        // r = W_r x_r,  k = W_k x_k,  v = W_v x_v.
+        ops::linear(be, p.receptance, cm(xr), r);
+        ops::linear(be, p.key, cm(xk), k);
+        ops::linear(be, p.value, cm(xv), v);
+
+        // Decay: w = exp(−e^(−1/2) σ(w0 + tanh(x_w W1) W2)).
+        ops::lora(be, xw, p.w_lora, ops::lora_activation::tanh, lora_rows(ws, T, p.w_lora), w);
+        ops::map(be, w, [](float lora, float bias) { return decay(bias + lora); }, cm(w), p.w0);
+
+        // In-context learning rate: α = σ(a0 + x_a A1 A2).
+        ops::lora(be, xa, p.a_lora, ops::lora_activation::none, lora_rows(ws, T, p.a_lora), alpha);
+        ops::map(be, alpha, [](float lora, float bias) { return ops::sigmoid(bias + lora); }, cm(alpha), p.a0);
+
+        // Output gate: g = σ(x_g G1) G2.
+        ops::lora(be, xg, p.g_lora, ops::lora_activation::sigmoid, lora_rows(ws, T, p.g_lora), g);
+
+        // Removal key κ̂ = normalize(k ⊙ k_k) per head, from k BEFORE its α rescale (§6 item 9).
+        ops::map(be, kappa, [](float kk, float scale) { return kk * scale; }, cm(k), p.k_k);
+        ops::l2_normalize_groups(be, kappa, N);
+
+        // Replacement key: k ← k ⊙ (1 + (α − 1) ⊙ k_a).
+        ops::map(be, k, [](float kk, float al, float ka) { return kk * (1.0f + (al - 1.0f) * ka); }, cm(k), cm(alpha),
+                 p.k_a);
+
+        // Value residual: layer 0 keeps v as v_first; later layers move v toward it by
+        // σ(v0 + x_v V1 V2).
+        if (i == 0) {
+            ops::map(be, v_first, [](float vv) { return vv; }, cm(v));
+        } else {
+            ops::lora(be, xv, p.v_lora, ops::lora_activation::none, lora_rows(ws, T, p.v_lora), tmp);
+            ops::map(
+                be, v,
+                [](float vv, float vf, float lora, float bias) { return vv + (vf - vv) * ops::sigmoid(bias + lora); },
+                cm(v), cm(v_first), cm(tmp), p.v0);
+        }
+
+        // Generalized delta rule: S ← S (diag(w) − κ̂ (κ̂ ⊙ α)ᵀ) + v kᵀ;  y = S r.
+        ops::map(be, b, [](float ka, float al) { return ka * al; }, cm(kappa), cm(alpha));
+        ops::map(be, kappa, [](float ka) { return -ka; }, cm(kappa));
+        const auto& e = st.layout().entries[3 * i + 1];
+        tensor3_view<float> S{st.values().data() + e.offset, cfg_.n_head, N, N};
+        ops::with_head_size(N, [&](auto n) {
+            ops::wkv7<decltype(n)::value>(be, S, cm(r), cm(w), cm(k), cm(v), cm(kappa), cm(b), y);
+        });
+
+        // o = GN_H(y; ln_x) + (Σ_j r k ρ)_h v_h;   x ← x + W_o (o ⊙ g).
+        ops::group_norm(be, cm(y), p.ln_x_weight, p.ln_x_bias, cfg_.n_head, ops::group_norm_eps, y);
+        ops::wkv7_bonus(be, N, cm(r), cm(k), cm(v), p.r_k, y);
+        ops::map(be, y, [](float o, float gate) { return o * gate; }, cm(y), cm(g));
+        ops::linear(be, p.output, cm(y), tmp);
+        ops::map(be, x, [](float res, float dx) { return res + dx; }, cm(x), cm(tmp));
+    }
+
+    // Channel mix of block i (§5.3): x ← x + W_v relu²(W_k (b + (prev − b) ⊙ μ_k)).
+    void channel_mix(std::size_t i, state& st, workspace& ws, std::size_t T) const {
+        const Backend& be = backend_;
+        const auto& p = w_.blocks[i];
+        auto rows = [T](matrix_view<float> m) { return m.rows_slice(0, T); };
+        const auto x = rows(ws.x), bn = rows(ws.a), prev = rows(ws.prev), xk = rows(ws.xk), out = rows(ws.tmp);
+        using cm = const_matrix_view<float>;
+
+        ops::layer_norm(be, x, p.ln2_weight, p.ln2_bias, bn);
+        ops::token_shift(be, bn, st.entry(3 * i + 2), prev);
+        ops::mix_previous(be, bn, prev, p.ffn_x_k, xk);
+        ops::channel_mix(be, p.ffn, cm(xk), cm{}, rows(ws.ffn_hidden), matrix_view<float>{}, out);
+        ops::map(be, x, [](float res, float dx) { return res + dx; }, cm(x), cm(out));
+    }
+
+    static matrix_view<float> lora_rows(workspace& ws, std::size_t T, const ops::lora_weights<weight_type>& l) {
+        return matrix_view<float>(ws.lora_hidden.data, T, l.rank());
+    }
+
+    // Load-time transforms of §5.2: names → shape-checked views; LN(emb; ln0) folded in f32.
+    void load_weights() {
+        weight_loader<Precision> ld(store_);
+        const auto& file = store_.file;
+
+        const auto emb_shape = ld.shape("emb.weight");
+        if (emb_shape.size() != 2 || emb_shape[0] <= 0 || emb_shape[1] <= 0)
+            throw model_error(file.display_name() + ": tensor 'emb.weight' has shape " + shape_string(emb_shape) +
+                              ", expected [V, C]");
+        cfg_.n_vocab = static_cast<std::size_t>(emb_shape[0]);
+        cfg_.n_embd = static_cast<std::size_t>(emb_shape[1]);
+        const std::size_t C = cfg_.n_embd;
+        cfg_.n_layer = count_layers(file);
+
+        const auto rk = ld.shape("blocks.0.att.r_k");
+        if (rk.size() != 2 || rk[0] <= 0 || rk[1] <= 0 || static_cast<std::size_t>(rk[0] * rk[1]) != C)
+            throw model_error(file.display_name() + ": tensor 'blocks.0.att.r_k' has shape " + shape_string(rk) +
+                              ", expected [H, N] with H·N = C = " + std::to_string(C));
+        cfg_.n_head = static_cast<std::size_t>(rk[0]);
+        cfg_.head_size = static_cast<std::size_t>(rk[1]);
+        ops::with_head_size(cfg_.head_size, [](auto) {});  // unsupported sizes fail here, at load
+
+        const auto ffn_key = ld.shape("blocks.0.ffn.key.weight");
+        if (ffn_key.size() != 2 || ffn_key[0] <= 0)
+            throw model_error(file.display_name() + ": tensor 'blocks.0.ffn.key.weight' has shape " +
+                              shape_string(ffn_key) + ", expected [F, C]");
+        cfg_.dim_ffn = static_cast<std::size_t>(ffn_key[0]);
+        const std::size_t F = cfg_.dim_ffn;
+
+        // Embedding: upcast (and round as the policy stores it), then LN with ln0, kept in f32.
+        {
+            aligned_buffer<float> emb = ld.to_f32_copy(ld.entry("emb.weight"));
+            const matrix_view<float> e(emb.data(), cfg_.n_vocab, C);
+            ops::layer_norm(backends::reference{}, e, ld.vector("blocks.0.ln0.weight", C),
+                            ld.vector("blocks.0.ln0.bias", C), e);
+            for (float value : emb.span())
+                if (!std::isfinite(value))
+                    throw model_error(file.display_name() + ": tensor 'emb.weight' contains NaN or Inf");
+            const auto kept = ld.keep(std::move(emb));
+            w_.embedding = const_matrix_view<float>(kept.data(), cfg_.n_vocab, C);
+        }
+
+        auto lora = [&](const std::string& down, const std::string& up) {
+            ops::lora_weights<weight_type> l;
+            l.down = ld.matrix_any_cols(down, C);
+            l.up = ld.matrix(up, l.down.cols, C);
+            cfg_.max_lora_rank = std::max(cfg_.max_lora_rank, l.rank());
+            return l;
+        };
+
+        w_.blocks.resize(cfg_.n_layer);
+        for (std::size_t i = 0; i < cfg_.n_layer; ++i) {
+            auto& b = w_.blocks[i];
+            const std::string p = "blocks." + std::to_string(i) + ".";
+            b.ln1_weight = ld.vector(p + "ln1.weight", C);
+            b.ln1_bias = ld.vector(p + "ln1.bias", C);
+            b.ln2_weight = ld.vector(p + "ln2.weight", C);
+            b.ln2_bias = ld.vector(p + "ln2.bias", C);
+
+            b.x_r = ld.vector(p + "att.x_r", C);
+            b.x_w = ld.vector(p + "att.x_w", C);
+            b.x_k = ld.vector(p + "att.x_k", C);
+            b.x_v = ld.vector(p + "att.x_v", C);
+            b.x_a = ld.vector(p + "att.x_a", C);
+            b.x_g = ld.vector(p + "att.x_g", C);
+            b.w0 = ld.vector(p + "att.w0", C);
+            b.w_lora = lora(p + "att.w1", p + "att.w2");
+            b.a0 = ld.vector(p + "att.a0", C);
+            b.a_lora = lora(p + "att.a1", p + "att.a2");
+            if (i > 0) {  // layer 0 never uses v0/v1/v2; G1 checkpoints omit them (§5.2)
+                b.v0 = ld.vector(p + "att.v0", C);
+                b.v_lora = lora(p + "att.v1", p + "att.v2");
+            }
+            b.g_lora = lora(p + "att.g1", p + "att.g2");
+            b.k_k = ld.vector(p + "att.k_k", C);
+            b.k_a = ld.vector(p + "att.k_a", C);
+            b.r_k = ld.tensor(p + "att.r_k", {static_cast<std::int64_t>(cfg_.n_head),
+                                              static_cast<std::int64_t>(cfg_.head_size)});
+            b.receptance = ld.matrix(p + "att.receptance.weight", C, C);
+            b.key = ld.matrix(p + "att.key.weight", C, C);
+            b.value = ld.matrix(p + "att.value.weight", C, C);
+            b.output = ld.matrix(p + "att.output.weight", C, C);
+            b.ln_x_weight = ld.vector(p + "att.ln_x.weight", C);
+            b.ln_x_bias = ld.vector(p + "att.ln_x.bias", C);
+
+            b.ffn_x_k = ld.vector(p + "ffn.x_k", C);
+            b.ffn.key = ld.matrix(p + "ffn.key.weight", F, C);
+            b.ffn.value = ld.matrix(p + "ffn.value.weight", C, F);
+        }
+        w_.ln_out_weight = ld.vector("ln_out.weight", C);
+        w_.ln_out_bias = ld.vector("ln_out.bias", C);
+        w_.head = ld.matrix("head.weight", cfg_.n_vocab, C);
+    }
+};
+
+}  // namespace rwkv::rwkv7

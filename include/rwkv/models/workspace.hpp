@@ -1,0 +1,62 @@
+// rwkv/models/workspace.hpp — what every model's forward pass shares: the logits modes, argument
+// checks at the API boundary, and a bump allocator that carves [T, n] scratch matrices out of one
+// aligned block allocated when the workspace is made (never during a forward pass).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "rwkv/core/buffer.hpp"
+#include "rwkv/core/error.hpp"
+#include "rwkv/core/state.hpp"
+#include "rwkv/core/tensor.hpp"
+
+namespace rwkv {
+
+enum class logits_mode {
+    none,  // only advance the state (prefill whose logits nobody reads)
+    last,  // logits of the last token: [V]
+    all,   // logits of every token: [T, V]
+};
+
+class scratch_arena {
+    aligned_buffer<float> storage_;
+    std::size_t used_ = 0;
+
+public:
+    scratch_arena() = default;
+    explicit scratch_arena(std::size_t floats) : storage_(floats + 64) {}
+
+    // A [rows, cols] matrix; each starts on a 64-byte boundary.
+    matrix_view<float> take(std::size_t rows, std::size_t cols) {
+        const std::size_t n = rows * cols;
+        const std::size_t padded = (n + 15) / 16 * 16;
+        if (used_ + padded > storage_.size()) throw invalid_argument("scratch_arena: workspace too small");
+        matrix_view<float> m(storage_.data() + used_, rows, cols);
+        used_ += padded;
+        return m;
+    }
+    std::size_t bytes() const noexcept { return storage_.size() * sizeof(float); }
+};
+
+// Checks of forward()'s arguments shared by every model; messages name the call.
+template <class Workspace>
+void check_forward_args(std::span<const std::int32_t> tokens, const state& st, const Workspace& ws,
+                        std::span<const float> logits, logits_mode mode, std::size_t n_vocab,
+                        const state_layout& layout, const char* who) {
+    if (tokens.empty()) throw invalid_argument(std::string(who) + ": no tokens");
+    for (std::size_t t = 0; t < tokens.size(); ++t)
+        if (tokens[t] < 0 || static_cast<std::size_t>(tokens[t]) >= n_vocab)
+            throw invalid_argument(std::string(who) + ": token id " + std::to_string(tokens[t]) + " at position " +
+                                   std::to_string(t) + " is out of range [0, " + std::to_string(n_vocab) + ")");
+    st.require_layout(layout, who);
+    if (ws.capacity == 0) throw invalid_argument(std::string(who) + ": workspace was not made by this model");
+    const std::size_t need = mode == logits_mode::all ? tokens.size() * n_vocab : mode == logits_mode::last ? n_vocab : 0;
+    if (logits.size() < need)
+        throw invalid_argument(std::string(who) + ": logits buffer holds " + std::to_string(logits.size()) +
+                               " floats, needs " + std::to_string(need));
+}
+
+}  // namespace rwkv

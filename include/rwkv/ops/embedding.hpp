@@ -1,0 +1,26 @@
+// rwkv/ops/embedding.hpp — x[t] = E[token[t]] (the table already has ln0 folded in, spec §1.3).
+#pragma once
+
+#include <cassert>
+#include <cstdint>
+#include <span>
+
+#include "rwkv/core/backend.hpp"
+#include "rwkv/core/tensor.hpp"
+
+namespace rwkv::ops {
+
+template <class Backend>
+struct embedding_kernel {
+    static_assert(dependent_false<Backend>, "rwkv: this backend has no embedding kernel");
+};
+
+// Token ids must already be validated against table.rows (the model boundary does it).
+template <backend Backend>
+void embedding(const Backend& be, const_matrix_view<float> table, std::span<const std::int32_t> tokens,
+               matrix_view<float> x) {
+    assert(tokens.size() == x.rows && table.cols == x.cols);
+    embedding_kernel<Backend>::run(be, table, tokens, x);
+}
+
+}  // namespace rwkv::ops

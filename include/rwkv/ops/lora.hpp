@@ -1,0 +1,43 @@
+// rwkv/ops/lora.hpp — low-rank projections: out = f(x · A) · B (arch-spec §1.2).
+//
+// RWKV-6 and RWKV-7 compute their data-dependent quantities through rank-D bottlenecks:
+//   RWKV-6: ddlerp  tanh(z · time_maa_w1) · time_maa_w2[f],  decay tanh(x · time_decay_w1) · time_decay_w2
+//   RWKV-7: decay   tanh(x · w1) · w2,   in-context rate x · a1 · a2,   value gate x · v1 · v2,
+//           output gate σ(x · g1) · g2
+// The caller adds any bias (w0, a0, v0, time_decay) and applies any outer function with ops::map.
+#pragma once
+
+#include <cassert>
+#include <cmath>
+
+#include "rwkv/core/backend.hpp"
+#include "rwkv/core/tensor.hpp"
+#include "rwkv/ops/linear.hpp"
+#include "rwkv/ops/map.hpp"
+
+namespace rwkv::ops {
+
+enum class lora_activation { none, tanh, sigmoid };
+
+template <class W>
+struct lora_weights {
+    const_matrix_view<W> down;  // A: [C_in, D]
+    const_matrix_view<W> up;    // B: [D, C_out]
+    std::size_t rank() const noexcept { return down.cols; }
+};
+
+// out = f(x · A) · B. `hidden` is scratch of shape [T, D] (at least).
+template <backend Backend, class W>
+void lora(const Backend& be, const_matrix_view<float> x, const lora_weights<W>& w, lora_activation f,
+          matrix_view<float> hidden, matrix_view<float> out) {
+    assert(hidden.rows == x.rows && hidden.cols == w.rank() && w.up.rows == w.rank());
+    project(be, x, w.down, hidden);
+    switch (f) {
+        case lora_activation::none: break;
+        case lora_activation::tanh: map(be, hidden, [](float h) { return std::tanh(h); }, const_matrix_view<float>(hidden)); break;
+        case lora_activation::sigmoid: map(be, hidden, [](float h) { return sigmoid(h); }, const_matrix_view<float>(hidden)); break;
+    }
+    project(be, const_matrix_view<float>(hidden), w.up, out);
+}
+
+}  // namespace rwkv::ops

@@ -1,0 +1,54 @@
+// rwkv/ops/map.hpp — element-wise maps over [T, C] activations, with per-channel broadcasting.
+//
+// `map(be, out, fn, in...)` sets out[t][c] = fn(in[t][c]...). An input is either a matrix with the
+// shape of `out`, or a channel vector (std::span of length C) broadcast over the rows — the form
+// every "x + (prev − x) ⊙ μ" and "σ(bias + LoRA)" in the papers takes. The functor is the math;
+// the backend decides how to run it (a loop, SIMD lanes, a CUDA grid).
+#pragma once
+
+#include <cassert>
+#include <cmath>
+#include <span>
+#include <type_traits>
+
+#include "rwkv/core/backend.hpp"
+#include "rwkv/core/tensor.hpp"
+
+namespace rwkv::ops {
+
+// Input accessors: a matrix is indexed [t][c], a channel vector [c].
+inline float element(const_matrix_view<float> m, std::size_t t, std::size_t c) noexcept { return m(t, c); }
+inline float element(std::span<const float> v, std::size_t, std::size_t c) noexcept { return v[c]; }
+
+template <class In>
+concept map_input = std::is_convertible_v<In, const_matrix_view<float>> ||
+                    std::is_convertible_v<In, std::span<const float>>;
+
+template <class In>
+bool map_shape_matches(const In& in, const matrix_view<float>& out) {
+    if constexpr (std::is_convertible_v<In, const_matrix_view<float>>) {
+        const_matrix_view<float> m = in;
+        return m.rows == out.rows && m.cols == out.cols;
+    } else {
+        std::span<const float> v = in;
+        return v.size() == out.cols;
+    }
+}
+
+template <class Backend>
+struct map_kernel {
+    static_assert(dependent_false<Backend>, "rwkv: this backend has no element-wise map kernel");
+};
+
+template <backend Backend, class Fn, class... In>
+void map(const Backend& be, matrix_view<float> out, Fn&& fn, const In&... in) {
+    assert((map_shape_matches(in, out) && ...));
+    map_kernel<Backend>::run(be, out, fn, in...);
+}
+
+// The scalar functions the architectures use, in one place.
+inline float sigmoid(float x) noexcept { return 1.0f / (1.0f + std::exp(-x)); }
+inline float silu(float x) noexcept { return x * sigmoid(x); }
+inline float relu_squared(float x) noexcept { return x > 0.0f ? x * x : 0.0f; }
+
+}  // namespace rwkv::ops

@@ -1,0 +1,48 @@
+// rwkv/ops/norm.hpp — LayerNorm, GroupNorm and per-group L2 normalisation (arch-spec §1.2).
+//
+//   LN(x)  = (x − mean) / sqrt(var + eps) · γ + β     over all C channels, biased variance, eps 1e-5
+//   GN_H(x): the same per group of C/H contiguous channels, eps 64e-5 for every ln_x (spec §6 item 2)
+//   normalize(x) = x / max(‖x‖₂, 1e-12) per group       (RWKV-7's removal key κ̂, torch F.normalize)
+#pragma once
+
+#include <cassert>
+#include <cstddef>
+#include <span>
+
+#include "rwkv/core/backend.hpp"
+#include "rwkv/core/tensor.hpp"
+
+namespace rwkv::ops {
+
+inline constexpr float layer_norm_eps = 1e-5f;
+inline constexpr float group_norm_eps = 64e-5f;  // = 1e-5 · head_size_divisor² (8²), spec §3.3
+inline constexpr float l2_norm_eps = 1e-12f;
+
+template <class Backend>
+struct norm_kernel {
+    static_assert(dependent_false<Backend>, "rwkv: this backend has no normalisation kernels");
+};
+
+// y = GN over `groups` equal groups of each row (groups = 1 is LayerNorm). y may alias x.
+template <backend Backend>
+void group_norm(const Backend& be, const_matrix_view<float> x, std::span<const float> weight,
+                std::span<const float> bias, std::size_t groups, float eps, matrix_view<float> y) {
+    assert(x.rows == y.rows && x.cols == y.cols && weight.size() == x.cols && bias.size() == x.cols);
+    assert(groups > 0 && x.cols % groups == 0);
+    norm_kernel<Backend>::group_norm(be, x, weight, bias, groups, eps, y);
+}
+
+template <backend Backend>
+void layer_norm(const Backend& be, const_matrix_view<float> x, std::span<const float> weight,
+                std::span<const float> bias, matrix_view<float> y) {
+    group_norm(be, x, weight, bias, 1, layer_norm_eps, y);
+}
+
+// x[t][g·n : (g+1)·n] /= max(‖·‖₂, eps), in place, for groups of n channels.
+template <backend Backend>
+void l2_normalize_groups(const Backend& be, matrix_view<float> x, std::size_t n, float eps = l2_norm_eps) {
+    assert(n > 0 && x.cols % n == 0);
+    norm_kernel<Backend>::l2_normalize_groups(be, x, n, eps);
+}
+
+}  // namespace rwkv::ops

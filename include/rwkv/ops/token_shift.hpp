@@ -1,0 +1,44 @@
+// rwkv/ops/token_shift.hpp — token shift: every token sees the previous token's LayerNorm output.
+//
+// For T tokens a[0..T) and the stored sx (the last token of the previous call, spec §1.3):
+//   prev[0] = sx,  prev[t] = a[t−1];  afterwards sx ← a[T−1].
+// Two lerp conventions mix a with prev (spec §6 item 5 — they round differently, use each as is):
+//   mix_current  (RWKV-4, 5):  a⊙μ + prev⊙(1−μ)          μ weights the current token
+//   mix_previous (RWKV-6, 7):  a + (prev − a)⊙μ           μ weights the previous token
+// RWKV-6's data-dependent lerp (ddlerp) is mix_previous with μ + LoRA(·) as the coefficient matrix.
+#pragma once
+
+#include <cassert>
+#include <span>
+
+#include "rwkv/core/backend.hpp"
+#include "rwkv/core/tensor.hpp"
+#include "rwkv/ops/map.hpp"
+
+namespace rwkv::ops {
+
+template <class Backend>
+struct token_shift_kernel {
+    static_assert(dependent_false<Backend>, "rwkv: this backend has no token-shift kernel");
+};
+
+// prev ← shifted a (see above) and sx ← a[T−1]. prev must not alias a.
+template <backend Backend>
+void token_shift(const Backend& be, const_matrix_view<float> a, std::span<float> sx, matrix_view<float> prev) {
+    assert(a.rows == prev.rows && a.cols == prev.cols && sx.size() == a.cols && a.rows > 0);
+    token_shift_kernel<Backend>::run(be, a, sx, prev);
+}
+
+template <backend Backend, class Coeff>
+void mix_previous(const Backend& be, const_matrix_view<float> a, const_matrix_view<float> prev, const Coeff& mu,
+                  matrix_view<float> out) {
+    map(be, out, [](float x, float p, float m) { return x + (p - x) * m; }, a, prev, mu);
+}
+
+template <backend Backend, class Coeff>
+void mix_current(const Backend& be, const_matrix_view<float> a, const_matrix_view<float> prev, const Coeff& mu,
+                 matrix_view<float> out) {
+    map(be, out, [](float x, float p, float m) { return x * m + p * (1.0f - m); }, a, prev, mu);
+}
+
+}  // namespace rwkv::ops

@@ -1,0 +1,72 @@
+// rwkv/ops/wkv7.hpp — RWKV-7's WKV: a matrix-valued state per head, data-dependent decay and the
+// generalized delta rule (RWKV-7 paper, arXiv 2503.14456, eq. for S_t; arch-spec §5.3).
+//
+// Per head h, with S ∈ ℝ^{N×N} indexed S[value i][key j] (the official orientation):
+//   S_t = S_{t−1} · (diag(w_t) + a_t b_tᵀ) + v_t k_tᵀ          (a = −κ̂, b = κ̂ ⊙ α)
+//   y_t = S_t r_t                                              (the NEW state is read)
+// written out per element:
+//   sa[i]   = Σ_j S[i][j] a[j]
+//   S[i][j] = S[i][j] w[j] + sa[i] b[j] + v[i] k[j]
+//   y[i]    = Σ_j S[i][j] r[j]
+// The head size N is a compile-time parameter (64 in every release); H is the row width / N.
+#pragma once
+
+#include <array>
+#include <cassert>
+#include <cstddef>
+#include <span>
+#include <string>
+#include <utility>
+
+#include "rwkv/core/backend.hpp"
+#include "rwkv/core/error.hpp"
+#include "rwkv/core/tensor.hpp"
+
+namespace rwkv::ops {
+
+template <class Backend, std::size_t N>
+struct wkv7_kernel {
+    static_assert(dependent_false<Backend>, "rwkv: this backend has no RWKV-7 WKV kernel for this head size");
+};
+
+// Runs the recurrence over the T rows of the inputs (each [T, H·N]), updating `state` ([H, N, N])
+// in place and writing y [T, H·N].
+template <std::size_t N, backend Backend>
+void wkv7(const Backend& be, tensor3_view<float> state, const_matrix_view<float> r, const_matrix_view<float> w,
+          const_matrix_view<float> k, const_matrix_view<float> v, const_matrix_view<float> a,
+          const_matrix_view<float> b, matrix_view<float> y) {
+    assert(state.d1 == N && state.d2 == N && state.d0 * N == r.cols);
+    wkv7_kernel<Backend, N>::run(be, state, r, w, k, v, a, b, y);
+}
+
+// RWKV-7's bonus, added after GroupNorm (spec §5.3): per head, y_h += (Σ_j r_j k_j ρ_j) · v_h,
+// with ρ = att.r_k flattened to [H·N]. Generic over the head size at run time (it is not a scan).
+template <class Backend>
+struct wkv7_bonus_kernel {
+    static_assert(dependent_false<Backend>, "rwkv: this backend has no RWKV-7 bonus kernel");
+};
+
+template <backend Backend>
+void wkv7_bonus(const Backend& be, std::size_t head_size, const_matrix_view<float> r, const_matrix_view<float> k,
+                const_matrix_view<float> v, std::span<const float> r_k, matrix_view<float> y) {
+    assert(r_k.size() == r.cols && r.cols % head_size == 0);
+    wkv7_bonus_kernel<Backend>::run(be, head_size, r, k, v, r_k, y);
+}
+
+// Head sizes compiled in. Every released RWKV-5/6/7 and GoldFinch model uses 64.
+inline constexpr std::array<std::size_t, 3> supported_head_sizes{32, 64, 128};
+
+// Calls fn(std::integral_constant<std::size_t, N>{}) for the run-time head size n.
+template <class Fn>
+decltype(auto) with_head_size(std::size_t n, Fn&& fn) {
+    switch (n) {
+        case 32: return std::forward<Fn>(fn)(std::integral_constant<std::size_t, 32>{});
+        case 64: return std::forward<Fn>(fn)(std::integral_constant<std::size_t, 64>{});
+        case 128: return std::forward<Fn>(fn)(std::integral_constant<std::size_t, 128>{});
+        default:
+            throw unsupported_error("head size " + std::to_string(n) +
+                                    " is not compiled in (supported: 32, 64, 128)");
+    }
+}
+
+}  // namespace rwkv::ops

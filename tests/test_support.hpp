@@ -1,0 +1,66 @@
+// Test helpers: where test data lives, and small file utilities.
+#pragma once
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+namespace rwkv_test {
+
+inline std::filesystem::path data_dir() { return RWKV_TEST_DATA_DIR; }
+
+// The World vocabulary: env RWKV_VOCAB_DIR, else the CMake cache variable (default ../shared/data).
+// Returns an empty path when absent, so tests can SKIP-with-message.
+inline std::filesystem::path world_vocab_path() {
+    std::filesystem::path dir = RWKV_TEST_VOCAB_DIR;
+    if (const char* env = std::getenv("RWKV_VOCAB_DIR")) dir = env;
+    auto p = dir / "rwkv_vocab_v20230424.txt";
+    return std::filesystem::exists(p) ? p : std::filesystem::path{};
+}
+
+inline std::filesystem::path shared_golden_dir() {
+    std::filesystem::path p = std::filesystem::path(RWKV_TEST_SHARED_DIR) / "golden";
+    return std::filesystem::exists(p) ? p : std::filesystem::path{};
+}
+
+inline std::vector<char> read_file_bytes(const std::filesystem::path& p) {
+    std::ifstream f(p, std::ios::binary);
+    return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+
+inline std::vector<float> read_f32(const std::filesystem::path& p) {
+    auto bytes = read_file_bytes(p);
+    std::vector<float> out(bytes.size() / sizeof(float));
+    std::memcpy(out.data(), bytes.data(), out.size() * sizeof(float));
+    return out;
+}
+
+inline void write_file_bytes(const std::filesystem::path& p, const void* data, std::size_t n) {
+    std::ofstream f(p, std::ios::binary | std::ios::trunc);
+    f.write(static_cast<const char*>(data), static_cast<std::streamsize>(n));
+}
+
+// A fresh scratch directory under the system temp dir, removed at scope exit.
+struct temp_dir {
+    std::filesystem::path path;
+    temp_dir() {
+        static int counter = 0;
+        path = std::filesystem::temp_directory_path() /
+               ("rwkv-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+        std::filesystem::create_directories(path);
+    }
+    ~temp_dir() {
+        std::error_code ec;
+        std::filesystem::remove_all(path, ec);
+    }
+    temp_dir(const temp_dir&) = delete;
+    temp_dir& operator=(const temp_dir&) = delete;
+};
+
+}  // namespace rwkv_test

@@ -1,0 +1,433 @@
+// rwkv-cli — evaluate, generate with, inspect and create RWKV checkpoints.
+//
+// Contracts (shared docs/contracts.md): every error is one line on stderr and a non-zero exit code
+// below 126 (docs/errors.md lists them); output files are written atomically.
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "rwkv/io/safetensors.hpp"
+#include "rwkv/models/rwkv7_init.hpp"
+#include "rwkv/rwkv.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Exit codes (docs/errors.md).
+enum exit_code : int {
+    exit_ok = 0,
+    exit_other = 1,
+    exit_usage = 2,        // bad command line or invalid argument
+    exit_io = 3,           // file missing / unreadable / unwritable
+    exit_format = 4,       // malformed file
+    exit_model = 5,        // tensors do not form a model we know
+    exit_unsupported = 6,  // valid request this build cannot serve
+    exit_state = 7,        // bad or mismatched state file
+};
+
+std::string read_text_file(const fs::path& p) {
+    std::ifstream f(p, std::ios::binary);
+    if (!f) throw rwkv::io_error(p.string() + ": cannot open");
+    std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    if (f.bad()) throw rwkv::io_error(p.string() + ": read failed");
+    return s;
+}
+
+// A JSON array of integer token ids.
+std::vector<std::int32_t> read_tokens_json(const fs::path& p) {
+    const std::string text = read_text_file(p);
+    nlohmann::json j;
+    try {
+        j = nlohmann::json::parse(text);
+    } catch (const nlohmann::json::exception& e) {
+        throw rwkv::format_error(p.string() + ": not valid JSON (" + std::string(e.what()) + ")");
+    }
+    if (!j.is_array()) throw rwkv::format_error(p.string() + ": expected a JSON array of token ids");
+    std::vector<std::int32_t> out;
+    out.reserve(j.size());
+    for (std::size_t i = 0; i < j.size(); ++i) {
+        const auto& v = j[i];
+        if (!v.is_number_integer())
+            throw rwkv::format_error(p.string() + ": element " + std::to_string(i) + " is not an integer token id");
+        const auto id = v.get<std::int64_t>();
+        if (id < 0 || id > INT32_MAX)
+            throw rwkv::invalid_argument(p.string() + ": token id " + std::to_string(id) + " at position " +
+                                         std::to_string(i) + " is out of range");
+        out.push_back(static_cast<std::int32_t>(id));
+    }
+    return out;
+}
+
+// Writes bytes to `path` through a temporary file in the same folder and a rename.
+void write_atomically(const fs::path& path, const void* data, std::size_t size) {
+    fs::path tmp = path;
+    tmp += ".tmp-rwkv-cli";
+    {
+        std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+        if (!f) throw rwkv::io_error(path.string() + ": cannot write");
+        f.write(static_cast<const char*>(data), static_cast<std::streamsize>(size));
+        f.flush();
+        if (!f) {
+            std::error_code ec;
+            fs::remove(tmp, ec);
+            throw rwkv::io_error(path.string() + ": write failed");
+        }
+    }
+    std::error_code ec;
+    fs::rename(tmp, path, ec);
+    if (ec) {
+        fs::remove(tmp, ec);
+        throw rwkv::io_error(path.string() + ": cannot move output into place (" + ec.message() + ")");
+    }
+}
+
+void check_threads(int threads) {
+    if (threads < 1) throw rwkv::invalid_argument("--threads must be at least 1 (got " + std::to_string(threads) + ")");
+}
+
+// ---- eval ----------------------------------------------------------------------------------------
+struct eval_args {
+    std::string model, tokens, logits_out, mode = "rnn", precision = "f32", backend = "reference", config,
+                state_out;
+    std::optional<long long> prefill;
+    int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+};
+
+int run_eval(const eval_args& a) {
+    check_threads(a.threads);
+    if (a.mode != "rnn" && a.mode != "seq")
+        throw rwkv::invalid_argument("--mode must be rnn or seq (got '" + a.mode + "')");
+    if (a.mode == "seq" && a.prefill) throw rwkv::invalid_argument("--prefill is only valid with --mode rnn");
+    const auto tokens = read_tokens_json(a.tokens);
+    if (tokens.empty()) throw rwkv::invalid_argument(a.tokens + ": the token list is empty");
+    const std::size_t T = tokens.size();
+    std::size_t prefill = 0;
+    if (a.mode == "seq") prefill = T;
+    if (a.prefill) {
+        if (*a.prefill < 0 || static_cast<unsigned long long>(*a.prefill) > T)
+            throw rwkv::invalid_argument("--prefill must be between 0 and the number of tokens (" +
+                                         std::to_string(T) + "), got " + std::to_string(*a.prefill));
+        prefill = static_cast<std::size_t>(*a.prefill);
+    }
+
+    const auto model = rwkv::any_model::open(a.model, {a.precision, a.backend});
+    const auto info = model.summary();
+    if (!a.config.empty() && info.arch != rwkv::architecture::goldfinch)
+        throw rwkv::invalid_argument("--config is only for GoldFinch checkpoints; " + a.model + " is " +
+                                     std::string(rwkv::architecture_name(info.arch)));
+    const std::size_t V = info.n_vocab;
+    std::vector<float> logits(T * V);
+    auto st = model.make_state();
+    auto ws = model.make_workspace(std::max<std::size_t>(1, std::min<std::size_t>(std::max<std::size_t>(prefill, 1), 256)));
+    if (prefill > 0)
+        model.forward(std::span(tokens).first(prefill), st, *ws, std::span(logits).first(prefill * V),
+                      rwkv::logits_mode::all);
+    for (std::size_t t = prefill; t < T; ++t)
+        model.forward(std::span(tokens).subspan(t, 1), st, *ws, std::span(logits).subspan(t * V, V),
+                      rwkv::logits_mode::last);
+
+    write_atomically(a.logits_out, logits.data(), logits.size() * sizeof(float));
+    if (!a.state_out.empty())
+        write_atomically(a.state_out, st.values().data(), st.values().size() * sizeof(float));
+    return exit_ok;
+}
+
+// ---- info ----------------------------------------------------------------------------------------
+int run_info(const std::string& path, bool json) {
+    const auto file = rwkv::io::tensor_file::open(path);
+    const auto arch = rwkv::detect_architecture(file);
+    const auto model = rwkv::any_model::open(path);
+    const auto s = model.summary();
+    std::size_t params = 0, bytes = 0;
+    for (const auto& t : file.tensors()) {
+        params += static_cast<std::size_t>(t.numel());
+        bytes += t.bytes.size();
+    }
+    const std::size_t state_floats = model.make_state().values().size();
+    nlohmann::json j = {{"file", path},
+                        {"format", std::string(file.format())},
+                        {"architecture", std::string(rwkv::architecture_name(arch))},
+                        {"n_vocab", s.n_vocab},
+                        {"n_embd", s.n_embd},
+                        {"n_layer", s.n_layer},
+                        {"n_head", s.n_head},
+                        {"head_size", s.head_size},
+                        {"dim_ffn", s.dim_ffn},
+                        {"tensors", file.tensors().size()},
+                        {"parameters", params},
+                        {"weight_bytes", bytes},
+                        {"state_bytes", state_floats * sizeof(float)},
+                        {"metadata", file.metadata()}};
+    if (json) {
+        std::cout << j.dump(1) << '\n';
+    } else {
+        for (const char* k : {"file", "format", "architecture", "n_vocab", "n_embd", "n_layer", "n_head", "head_size",
+                              "dim_ffn", "tensors", "parameters", "weight_bytes", "state_bytes"}) {
+            const auto& v = j[k];
+            std::cout << k << ": " << (v.is_string() ? v.get<std::string>() : v.dump()) << '\n';
+        }
+    }
+    return exit_ok;
+}
+
+// ---- tokenizers ------------------------------------------------------------------------------------
+rwkv::text::any_tokenizer load_tokenizer(const std::string& vocab, const rwkv::io::tensor_file* model_file,
+                                         std::size_t n_vocab) {
+    if (!vocab.empty()) {
+        if (vocab == "bytes") return rwkv::text::byte_tokenizer{};
+        return rwkv::text::world_tokenizer::from_file(vocab);
+    }
+    if (model_file) {
+        const auto& md = model_file->metadata();
+        if (auto it = md.find("tokenizer"); it != md.end() && it->second == "bytes") return rwkv::text::byte_tokenizer{};
+    }
+    if (n_vocab == 256) return rwkv::text::byte_tokenizer{};
+    throw rwkv::invalid_argument("this model needs a tokenizer: pass --vocab FILE (the World vocabulary "
+                                 "rwkv_vocab_v20230424.txt)");
+}
+
+int run_tokenize(const std::string& vocab, const std::optional<std::string>& text, const std::string& text_file) {
+    if (text && !text_file.empty()) throw rwkv::invalid_argument("give either --text or --text-file, not both");
+    if (!text && text_file.empty()) throw rwkv::invalid_argument("give --text STRING or --text-file FILE");
+    const auto tok = load_tokenizer(vocab, nullptr, 0);
+    const std::string input = text ? *text : read_text_file(text_file);
+    const auto ids = tok.encode(input);
+    std::cout << nlohmann::json(ids).dump() << '\n';
+    return exit_ok;
+}
+
+int run_detokenize(const std::string& vocab, const std::string& tokens_path) {
+    const auto tok = load_tokenizer(vocab, nullptr, 0);
+    const auto ids = read_tokens_json(tokens_path);
+    const std::string bytes = tok.decode(ids);
+    std::fwrite(bytes.data(), 1, bytes.size(), stdout);
+    std::fflush(stdout);
+    return exit_ok;
+}
+
+// ---- generate --------------------------------------------------------------------------------------
+struct generate_args {
+    std::string model, vocab, prompt, precision = "f32", backend = "reference";
+    long long n = 100;
+    rwkv::generate::sampler_config sampling{};
+    int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    bool stats = false;
+};
+
+int run_generate(generate_args a) {
+    check_threads(a.threads);
+    if (a.n < 0) throw rwkv::invalid_argument("-n must be ≥ 0 (got " + std::to_string(a.n) + ")");
+    const auto file = rwkv::io::tensor_file::open(a.model);
+    const auto model = rwkv::any_model::open(a.model, {a.precision, a.backend});
+    const auto info = model.summary();
+    const auto tok = load_tokenizer(a.vocab, &file, info.n_vocab);
+    if (static_cast<std::size_t>(tok.vocab_size()) > info.n_vocab)
+        throw rwkv::invalid_argument("tokenizer '" + std::string(tok.name()) + "' has " +
+                                     std::to_string(tok.vocab_size()) + " ids but the model only " +
+                                     std::to_string(info.n_vocab));
+    const auto prompt = tok.encode(a.prompt);
+    if (prompt.empty()) throw rwkv::invalid_argument("--prompt is empty: give at least one character");
+
+    rwkv::generate::sampler sampler(a.sampling, static_cast<std::int32_t>(info.n_vocab));
+    auto st = model.make_state();
+    auto ws = model.make_workspace(std::min<std::size_t>(prompt.size(), 256));
+    std::vector<float> logits(info.n_vocab);
+    rwkv::text::utf8_stream_decoder decoder;
+    std::string out;
+    out.reserve(1024);
+
+    const auto t0 = std::chrono::steady_clock::now();
+    model.forward(prompt, st, *ws, logits);
+    const auto t1 = std::chrono::steady_clock::now();
+    long long produced = 0;
+    const auto eot = tok.end_of_text_id();
+    for (; produced < a.n; ++produced) {
+        const std::int32_t next = sampler.sample(logits);
+        sampler.accept(next);
+        if (eot && next == *eot) break;
+        out.clear();
+        decoder.push(tok.token_bytes(next), out);
+        std::fwrite(out.data(), 1, out.size(), stdout);
+        std::fflush(stdout);
+        model.forward(std::span(&next, 1), st, *ws, logits);
+    }
+    out.clear();
+    decoder.flush(out);
+    out += '\n';
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    std::fflush(stdout);
+    const auto t2 = std::chrono::steady_clock::now();
+    if (a.stats) {
+        const double prefill_s = std::chrono::duration<double>(t1 - t0).count();
+        const double decode_s = std::chrono::duration<double>(t2 - t1).count();
+        std::fprintf(stderr, "prompt %zu tokens in %.3f s (%.1f tok/s); generated %lld tokens in %.3f s (%.1f tok/s)\n",
+                     prompt.size(), prefill_s, static_cast<double>(prompt.size()) / prefill_s, produced, decode_s,
+                     static_cast<double>(produced) / decode_s);
+    }
+    return exit_ok;
+}
+
+// ---- init ------------------------------------------------------------------------------------------
+struct init_args {
+    std::string arch, out, tokenizer;
+    long long n_embd = 0, n_layer = 0, vocab = 0, head_size = 64;
+    unsigned long long seed = 0;
+    bool g1 = false;
+};
+
+int run_init(const init_args& a) {
+    if (a.arch != "v7" && a.arch != "rwkv7")
+        throw rwkv::unsupported_error("init: architecture '" + a.arch + "' is not available yet (supported: v7)");
+    for (auto [name, v] : {std::pair{"--n-embd", a.n_embd}, {"--n-layer", a.n_layer}, {"--vocab", a.vocab}})
+        if (v <= 0 || v > (1 << 20))
+            throw rwkv::invalid_argument(std::string(name) + " must be between 1 and 1048576 (got " + std::to_string(v) + ")");
+    rwkv::rwkv7::init_options o;
+    o.n_embd = static_cast<std::size_t>(a.n_embd);
+    o.n_layer = static_cast<std::size_t>(a.n_layer);
+    o.n_vocab = static_cast<std::size_t>(a.vocab);
+    o.head_size = static_cast<std::size_t>(a.head_size);
+    o.seed = a.seed;
+    o.g1_layout = a.g1;
+    const auto tensors = rwkv::rwkv7::random_weights(o);
+    std::vector<rwkv::io::tensor_to_write> w;
+    for (const auto& t : tensors) w.push_back({t.name, rwkv::dtype::f32, t.shape, std::as_bytes(std::span(t.data))});
+    std::map<std::string, std::string> md{{"format", "pt"},
+                                          {"architecture", "rwkv7"},
+                                          {"rwkv_version", "7"},
+                                          {"n_embd", std::to_string(o.n_embd)},
+                                          {"n_layer", std::to_string(o.n_layer)},
+                                          {"vocab_size", std::to_string(o.n_vocab)},
+                                          {"seed", std::to_string(o.seed)},
+                                          {"note", "random weights made by rwkv-cli init"}};
+    if (!a.tokenizer.empty()) md["tokenizer"] = a.tokenizer;
+    rwkv::io::write_safetensors(a.out, w, md);
+    return exit_ok;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"rwkv-cli: run RWKV-4/5/6/7 checkpoints (.pth, .safetensors)", "rwkv-cli"};
+    app.require_subcommand(1);
+    app.set_help_all_flag("--help-all", "Show help for every subcommand");
+
+    eval_args ev;
+    auto* eval = app.add_subcommand("eval", "Write the logits of every position as raw f32 [T, V]");
+    eval->add_option("--model", ev.model, "Checkpoint (.pth or .safetensors)")->required();
+    eval->add_option("--tokens", ev.tokens, "JSON array of token ids")->required();
+    eval->add_option("--logits-out", ev.logits_out, "Output file: little-endian f32 [T, V]")->required();
+    eval->add_option("--mode", ev.mode, "rnn (one token per call) or seq (one call)")->capture_default_str();
+    eval->add_option("--prefill", ev.prefill, "rnn mode: first N tokens in one sequence call");
+    eval->add_option("--precision", ev.precision, "f32 | bf16 | f16 weights")->capture_default_str();
+    eval->add_option("--backend", ev.backend, "reference")->capture_default_str();
+    eval->add_option("--threads", ev.threads, "Worker threads")->capture_default_str();
+    eval->add_option("--config", ev.config, "GoldFinch config JSON ({\"model\": {...}})");
+    eval->add_option("--state-out", ev.state_out, "Write the final state (official order, raw f32)");
+
+    generate_args gen;
+    auto* generate = app.add_subcommand("generate", "Stream text generated from a prompt");
+    generate->add_option("--model", gen.model, "Checkpoint")->required();
+    generate->add_option("--vocab", gen.vocab, "World vocabulary file (or 'bytes'); default from the model");
+    generate->add_option("--prompt", gen.prompt, "Prompt text")->required();
+    generate->add_option("-n,--tokens", gen.n, "Tokens to generate")->capture_default_str();
+    generate->add_option("--temperature", gen.sampling.temperature, "0 = greedy")->capture_default_str();
+    generate->add_option("--top-p", gen.sampling.top_p)->capture_default_str();
+    generate->add_option("--top-k", gen.sampling.top_k, "0 = off")->capture_default_str();
+    generate->add_option("--min-p", gen.sampling.min_p)->capture_default_str();
+    generate->add_option("--presence-penalty", gen.sampling.presence_penalty)->capture_default_str();
+    generate->add_option("--frequency-penalty", gen.sampling.frequency_penalty)->capture_default_str();
+    generate->add_option("--penalty-decay", gen.sampling.penalty_decay)->capture_default_str();
+    generate->add_option("--seed", gen.sampling.seed)->capture_default_str();
+    generate->add_option("--precision", gen.precision)->capture_default_str();
+    generate->add_option("--backend", gen.backend)->capture_default_str();
+    generate->add_option("--threads", gen.threads)->capture_default_str();
+    generate->add_flag("--stats", gen.stats, "Print timing to stderr");
+
+    std::string info_model;
+    bool info_json = false;
+    auto* info = app.add_subcommand("info", "Describe a checkpoint");
+    info->add_option("--model", info_model, "Checkpoint")->required();
+    info->add_flag("--json", info_json, "Print JSON");
+
+    std::string tk_vocab, tk_file;
+    std::optional<std::string> tk_text;
+    auto* tokenize = app.add_subcommand("tokenize", "Print token ids as a JSON array");
+    tokenize->add_option("--vocab", tk_vocab, "World vocabulary file (or 'bytes')")->required();
+    tokenize->add_option("--text", tk_text, "Text to encode");
+    tokenize->add_option("--text-file", tk_file, "File whose raw bytes to encode");
+
+    std::string dt_vocab, dt_tokens;
+    auto* detokenize = app.add_subcommand("detokenize", "Write the bytes of a JSON array of token ids");
+    detokenize->add_option("--vocab", dt_vocab, "World vocabulary file (or 'bytes')")->required();
+    detokenize->add_option("--tokens", dt_tokens, "JSON array of token ids")->required();
+
+    init_args in;
+    auto* init = app.add_subcommand("init", "Write a random-weight model (.safetensors) at any shape");
+    init->add_option("--arch", in.arch, "v7")->required();
+    init->add_option("--n-embd", in.n_embd)->required();
+    init->add_option("--n-layer", in.n_layer)->required();
+    init->add_option("--vocab,--vocab-size", in.vocab, "Vocabulary size")->required();
+    init->add_option("--head-size", in.head_size)->capture_default_str();
+    init->add_option("--seed", in.seed)->capture_default_str();
+    init->add_option("--tokenizer", in.tokenizer, "Recorded in the metadata (e.g. 'bytes')");
+    init->add_flag("--g1-layout", in.g1, "Omit layer 0's v0/v1/v2 (the released G1 layout)");
+    init->add_option("--out", in.out, "Output .safetensors")->required();
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        std::string msg = e.what();
+        for (auto& ch : msg)
+            if (ch == '\n') ch = ' ';
+        std::fprintf(stderr, "rwkv-cli: %s (see rwkv-cli --help)\n", msg.c_str());
+        return exit_usage;
+    }
+
+    auto fail = [](int code, const std::exception& e) {
+        std::string msg = e.what();
+        for (auto& ch : msg)
+            if (ch == '\n' || ch == '\r') ch = ' ';
+        std::fprintf(stderr, "rwkv-cli: error: %s\n", msg.c_str());
+        return code;
+    };
+    try {
+        if (*eval) return run_eval(ev);
+        if (*generate) return run_generate(gen);
+        if (*info) return run_info(info_model, info_json);
+        if (*tokenize) return run_tokenize(tk_vocab, tk_text, tk_file);
+        if (*detokenize) return run_detokenize(dt_vocab, dt_tokens);
+        if (*init) return run_init(in);
+    } catch (const rwkv::invalid_argument& e) {
+        return fail(exit_usage, e);
+    } catch (const rwkv::io_error& e) {
+        return fail(exit_io, e);
+    } catch (const rwkv::format_error& e) {
+        return fail(exit_format, e);
+    } catch (const rwkv::model_error& e) {
+        return fail(exit_model, e);
+    } catch (const rwkv::unsupported_error& e) {
+        return fail(exit_unsupported, e);
+    } catch (const rwkv::state_error& e) {
+        return fail(exit_state, e);
+    } catch (const std::bad_alloc& e) {
+        return fail(exit_other, e);
+    } catch (const std::exception& e) {
+        return fail(exit_other, e);
+    }
+    return exit_usage;
+}
