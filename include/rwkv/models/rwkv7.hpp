@@ -25,6 +25,7 @@
 #include "rwkv/io/tensor_file.hpp"
 #include "rwkv/models/detect.hpp"
 #include "rwkv/models/loader.hpp"
+#include "rwkv/models/recurrent_model.hpp"
 #include "rwkv/models/workspace.hpp"
 #include "rwkv/ops/channel_mix.hpp"
 #include "rwkv/ops/embedding.hpp"
@@ -73,14 +74,6 @@ struct block_weights {
     // Channel mix (§5.3: no receptance in RWKV-7).
     std::span<const float> ffn_x_k;                        // [C]
     ops::channel_mix_weights<W> ffn;                       // key [F, C], value [C, F]
-};
-
-template <class W>
-struct weights {
-    const_matrix_view<float> embedding;  // [V, C], LN(emb; ln0) folded at load (§5.2), always f32
-    std::vector<block_weights<W>> blocks;
-    std::span<const float> ln_out_weight, ln_out_bias;  // [C]
-    const_matrix_view<W> head;                          // [V, C]
 };
 
 // The official state list (§1.5): per layer [att x_prev (C), kv S[H][value][key], ffn x_prev (C)].
@@ -133,10 +126,11 @@ inline constexpr float decay_scale = 0.606531f;
 inline float decay(float omega) noexcept { return std::exp(-decay_scale * ops::sigmoid(omega)); }
 
 template <backend Backend = backends::reference, precision::policy Precision = precision::f32>
-class model {
+class model : public recurrent_model<model<Backend, Precision>, Backend, Precision, config, workspace> {
+    using base = recurrent_model<model<Backend, Precision>, Backend, Precision, config, workspace>;
+    friend base;
+
 public:
-    using backend_type = Backend;
-    using precision_type = Precision;
     using weight_type = typename Precision::weight_type;
 
     // Opens a .pth or .safetensors checkpoint (either RWKV-7 layout: training, with layer-0
@@ -145,99 +139,23 @@ public:
         return model(io::tensor_file::open(path), std::move(be));
     }
 
-    explicit model(io::tensor_file file, Backend be = {}) : backend_(std::move(be)), store_{std::move(file), {}, {}} {
-        const architecture arch = detect_architecture(store_.file);
-        if (arch != architecture::rwkv7)
-            throw model_error(store_.file.display_name() + ": checkpoint is " + std::string(architecture_name(arch)) +
-                              ", not rwkv7");
+    explicit model(io::tensor_file file, Backend be = {}) : base(std::move(file), std::move(be), architecture::rwkv7) {
         load_weights();
-        layout_ = make_state_layout(cfg_);
+        this->layout_ = make_state_layout(cfg_);
     }
 
-    model(model&&) noexcept = default;
-    model& operator=(model&&) noexcept = default;
-    model(const model&) = delete;
-    model& operator=(const model&) = delete;
-
-    const config& cfg() const noexcept { return cfg_; }
-    const weights<weight_type>& params() const noexcept { return w_; }
-    const Backend& backend() const noexcept { return backend_; }
-    const std::string& source() const noexcept { return store_.file.display_name(); }
-    const state_layout& layout() const noexcept { return *layout_; }
-
-    // The zero state (§5.4).
-    state make_state() const { return state(layout_); }
-    workspace make_workspace(std::size_t max_tokens = 64) const { return workspace(cfg_, max_tokens); }
-
-    // Feeds tokens through the model, updating `st`. With logits_mode::last, `logits` holds [V]
-    // (the last token's); with ::all, [T, V] row-major; with ::none, it is unused. Inputs of more
-    // than ws.capacity tokens run as consecutive chunks with the state carried (sequence mode,
-    // §5.5); T = 1 is RNN mode. Allocates nothing.
-    void forward(std::span<const std::int32_t> tokens, state& st, workspace& ws, std::span<float> logits,
-                 logits_mode mode = logits_mode::last) const {
-        check_forward_args(tokens, st, ws, logits, mode, cfg_.n_vocab, *layout_, "rwkv7::model::forward");
-        const std::size_t V = cfg_.n_vocab;
-        for (std::size_t done = 0; done < tokens.size();) {
-            const std::size_t n = std::min(ws.capacity, tokens.size() - done);
-            const bool last_chunk = done + n == tokens.size();
-            std::span<float> out;
-            logits_mode chunk_mode = logits_mode::none;
-            if (mode == logits_mode::all) {
-                out = logits.subspan(done * V, n * V);
-                chunk_mode = logits_mode::all;
-            } else if (mode == logits_mode::last && last_chunk) {
-                out = logits.first(V);
-                chunk_mode = logits_mode::last;
-            }
-            forward_chunk(tokens.subspan(done, n), st, ws, out, chunk_mode);
-            done += n;
-        }
-    }
-
-    // Convenience: one call that allocates its own workspace and logits.
-    std::vector<float> forward(std::span<const std::int32_t> tokens, state& st,
-                               logits_mode mode = logits_mode::last) const {
-        workspace ws = make_workspace(std::max<std::size_t>(1, std::min<std::size_t>(tokens.size(), 256)));
-        std::vector<float> logits(mode == logits_mode::all ? tokens.size() * cfg_.n_vocab
-                                                           : mode == logits_mode::last ? cfg_.n_vocab : 0);
-        forward(tokens, st, ws, logits, mode);
-        return logits;
-    }
+    const std::vector<block_weights<weight_type>>& blocks() const noexcept { return blocks_; }
 
 private:
-    Backend backend_;
-    weight_storage<weight_type> store_;
-    weights<weight_type> w_;
-    config cfg_;
-    std::shared_ptr<const state_layout> layout_;
-
-    void forward_chunk(std::span<const std::int32_t> tokens, state& st, workspace& ws, std::span<float> logits,
-                       logits_mode mode) const {
-        const Backend& be = backend_;
-        const std::size_t T = tokens.size();
-        auto rows = [T](matrix_view<float> m) { return m.rows_slice(0, T); };
-        const matrix_view<float> x = rows(ws.x);
-
-        ops::embedding(be, w_.embedding, tokens, x);
-        for (std::size_t i = 0; i < cfg_.n_layer; ++i) {
-            time_mix(i, st, ws, T);
-            channel_mix(i, st, ws, T);
-        }
-        if (mode == logits_mode::none) return;
-
-        // logits = head · LN(x; ln_out), for every row or only the last (§1.3).
-        const std::size_t first = mode == logits_mode::all ? 0 : T - 1;
-        const std::size_t count = T - first;
-        const auto xo = x.rows_slice(first, count);
-        const auto normed = ws.a.rows_slice(0, count);
-        ops::layer_norm(be, xo, w_.ln_out_weight, w_.ln_out_bias, normed);
-        ops::linear(be, w_.head, const_matrix_view<float>(normed), matrix_view<float>(logits.data(), count, cfg_.n_vocab));
-    }
+    using base::backend_;
+    using base::cfg_;
+    using base::store_;
+    std::vector<block_weights<weight_type>> blocks_;
 
     // Time mix of block i, arch-spec §5.3 (paper §4: "RWKV-7 time mixing").
     void time_mix(std::size_t i, state& st, workspace& ws, std::size_t T) const {
         const Backend& be = backend_;
-        const auto& p = w_.blocks[i];
+        const auto& p = blocks_[i];
         const std::size_t N = cfg_.head_size;
         auto rows = [T](matrix_view<float> m) { return m.rows_slice(0, T); };
         const auto x = rows(ws.x), a = rows(ws.a), prev = rows(ws.prev);
@@ -316,7 +234,7 @@ private:
     // Channel mix of block i (§5.3): x ← x + W_v relu²(W_k (b + (prev − b) ⊙ μ_k)).
     void channel_mix(std::size_t i, state& st, workspace& ws, std::size_t T) const {
         const Backend& be = backend_;
-        const auto& p = w_.blocks[i];
+        const auto& p = blocks_[i];
         auto rows = [T](matrix_view<float> m) { return m.rows_slice(0, T); };
         const auto x = rows(ws.x), bn = rows(ws.a), prev = rows(ws.prev), xk = rows(ws.xk), out = rows(ws.tmp);
         using cm = const_matrix_view<float>;
@@ -335,44 +253,18 @@ private:
     // Load-time transforms of §5.2: names → shape-checked views; LN(emb; ln0) folded in f32.
     void load_weights() {
         weight_loader<Precision> ld(store_);
-        const auto& file = store_.file;
-
-        const auto emb_shape = ld.shape("emb.weight");
-        if (emb_shape.size() != 2 || emb_shape[0] <= 0 || emb_shape[1] <= 0)
-            throw model_error(file.display_name() + ": tensor 'emb.weight' has shape " + shape_string(emb_shape) +
-                              ", expected [V, C]");
-        cfg_.n_vocab = static_cast<std::size_t>(emb_shape[0]);
-        cfg_.n_embd = static_cast<std::size_t>(emb_shape[1]);
+        this->load_io(ld);
         const std::size_t C = cfg_.n_embd;
-        cfg_.n_layer = count_layers(file);
 
-        const auto rk = ld.shape("blocks.0.att.r_k");
-        if (rk.size() != 2 || rk[0] <= 0 || rk[1] <= 0 || static_cast<std::size_t>(rk[0] * rk[1]) != C)
-            throw model_error(file.display_name() + ": tensor 'blocks.0.att.r_k' has shape " + shape_string(rk) +
+        const auto rk = base::positive_shape(ld, "blocks.0.att.r_k", 2, "[H, N]");
+        if (static_cast<std::size_t>(rk[0] * rk[1]) != C)
+            throw model_error(ld.file().display_name() + ": tensor 'blocks.0.att.r_k' has shape " + shape_string(rk) +
                               ", expected [H, N] with H·N = C = " + std::to_string(C));
         cfg_.n_head = static_cast<std::size_t>(rk[0]);
         cfg_.head_size = static_cast<std::size_t>(rk[1]);
         ops::with_head_size(cfg_.head_size, [](auto) {});  // unsupported sizes fail here, at load
-
-        const auto ffn_key = ld.shape("blocks.0.ffn.key.weight");
-        if (ffn_key.size() != 2 || ffn_key[0] <= 0)
-            throw model_error(file.display_name() + ": tensor 'blocks.0.ffn.key.weight' has shape " +
-                              shape_string(ffn_key) + ", expected [F, C]");
-        cfg_.dim_ffn = static_cast<std::size_t>(ffn_key[0]);
+        cfg_.dim_ffn = static_cast<std::size_t>(base::positive_shape(ld, "blocks.0.ffn.key.weight", 2, "[F, C]")[0]);
         const std::size_t F = cfg_.dim_ffn;
-
-        // Embedding: upcast (and round as the policy stores it), then LN with ln0, kept in f32.
-        {
-            aligned_buffer<float> emb = ld.to_f32_copy(ld.entry("emb.weight"));
-            const matrix_view<float> e(emb.data(), cfg_.n_vocab, C);
-            ops::layer_norm(backends::reference{}, e, ld.vector("blocks.0.ln0.weight", C),
-                            ld.vector("blocks.0.ln0.bias", C), e);
-            for (float value : emb.span())
-                if (!std::isfinite(value))
-                    throw model_error(file.display_name() + ": tensor 'emb.weight' contains NaN or Inf");
-            const auto kept = ld.keep(std::move(emb));
-            w_.embedding = const_matrix_view<float>(kept.data(), cfg_.n_vocab, C);
-        }
 
         auto lora = [&](const std::string& down, const std::string& up) {
             ops::lora_weights<weight_type> l;
@@ -382,9 +274,9 @@ private:
             return l;
         };
 
-        w_.blocks.resize(cfg_.n_layer);
+        blocks_.resize(cfg_.n_layer);
         for (std::size_t i = 0; i < cfg_.n_layer; ++i) {
-            auto& b = w_.blocks[i];
+            auto& b = blocks_[i];
             const std::string p = "blocks." + std::to_string(i) + ".";
             b.ln1_weight = ld.vector(p + "ln1.weight", C);
             b.ln1_bias = ld.vector(p + "ln1.bias", C);
@@ -421,9 +313,6 @@ private:
             b.ffn.key = ld.matrix(p + "ffn.key.weight", F, C);
             b.ffn.value = ld.matrix(p + "ffn.value.weight", C, F);
         }
-        w_.ln_out_weight = ld.vector("ln_out.weight", C);
-        w_.ln_out_bias = ld.vector("ln_out.bias", C);
-        w_.head = ld.matrix("head.weight", cfg_.n_vocab, C);
     }
 };
 

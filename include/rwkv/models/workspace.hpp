@@ -27,7 +27,8 @@ class scratch_arena {
 
 public:
     scratch_arena() = default;
-    explicit scratch_arena(std::size_t floats) : storage_(floats + 64) {}
+    // Room for `floats` values in up to `max_matrices` matrices (each padded to 16 floats).
+    explicit scratch_arena(std::size_t floats, std::size_t max_matrices = 64) : storage_(floats + 16 * max_matrices) {}
 
     // A [rows, cols] matrix; each starts on a 64-byte boundary.
     matrix_view<float> take(std::size_t rows, std::size_t cols) {

@@ -1,0 +1,190 @@
+// rwkv/models/recurrent_model.hpp — the skeleton every RWKV version shares (arch-spec §1.3):
+//
+//   x = E[token]                           (emb with ln0 folded in at load, f32)
+//   for each block i:  time mix, then channel mix     ← the architecture's own code
+//   logits = head · LN(x; ln_out)
+//
+// plus chunked sequence mode, argument checks, states and workspaces. An architecture derives
+// from recurrent_model (CRTP) and provides `time_mix(i, state, workspace, T)`,
+// `channel_mix(i, state, workspace, T)` and optionally `initialize_state(state&)`.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "rwkv/backends/reference.hpp"
+#include "rwkv/core/architecture.hpp"
+#include "rwkv/core/backend.hpp"
+#include "rwkv/core/error.hpp"
+#include "rwkv/core/precision.hpp"
+#include "rwkv/core/state.hpp"
+#include "rwkv/core/tensor.hpp"
+#include "rwkv/io/tensor_file.hpp"
+#include "rwkv/models/detect.hpp"
+#include "rwkv/models/loader.hpp"
+#include "rwkv/models/workspace.hpp"
+#include "rwkv/ops/embedding.hpp"
+#include "rwkv/ops/linear.hpp"
+#include "rwkv/ops/norm.hpp"
+
+namespace rwkv {
+
+// The input and output ends of the network.
+template <class W>
+struct io_weights {
+    const_matrix_view<float> embedding;                 // [V, C]: LN(emb; ln0), always f32 (§1.3)
+    std::span<const float> ln_out_weight, ln_out_bias;  // [C]
+    const_matrix_view<W> head;                          // [V, C]
+};
+
+template <class Derived, backend Backend, precision::policy Precision, class Config, class Workspace>
+class recurrent_model {
+public:
+    using backend_type = Backend;
+    using precision_type = Precision;
+    using weight_type = typename Precision::weight_type;
+    using config_type = Config;
+    using workspace_type = Workspace;
+
+    recurrent_model(recurrent_model&&) noexcept = default;
+    recurrent_model& operator=(recurrent_model&&) noexcept = default;
+    recurrent_model(const recurrent_model&) = delete;
+    recurrent_model& operator=(const recurrent_model&) = delete;
+
+    const Config& cfg() const noexcept { return cfg_; }
+    const Backend& backend() const noexcept { return backend_; }
+    const std::string& source() const noexcept { return store_.file.display_name(); }
+    const state_layout& layout() const noexcept { return *layout_; }
+    const io_weights<weight_type>& io() const noexcept { return io_; }
+
+    // The initial state of the architecture (zeros, except where its spec says otherwise).
+    state make_state() const {
+        state st(layout_);
+        if constexpr (requires(const Derived& d, state& s) { d.initialize_state(s); })
+            static_cast<const Derived&>(*this).initialize_state(st);
+        return st;
+    }
+
+    // Scratch for up to `max_tokens` tokens per internal chunk; allocated here, once.
+    Workspace make_workspace(std::size_t max_tokens = 64) const { return Workspace(cfg_, max_tokens); }
+
+    // Feeds tokens through the model, updating `st`. logits_mode::last writes the last token's
+    // logits ([V]); ::all writes [T, V] row-major; ::none only advances the state. T = 1 is RNN
+    // mode; T > 1 is sequence mode (every projection batched over the tokens, the recurrence
+    // scanned), run in chunks of ws.capacity tokens with the state carried. Allocates nothing.
+    void forward(std::span<const std::int32_t> tokens, state& st, Workspace& ws, std::span<float> logits,
+                 logits_mode mode = logits_mode::last) const {
+        check_forward_args(tokens, st, ws, logits, mode, cfg_.n_vocab, *layout_, "forward");
+        const std::size_t V = cfg_.n_vocab;
+        for (std::size_t done = 0; done < tokens.size();) {
+            const std::size_t n = std::min(ws.capacity, tokens.size() - done);
+            const bool last_chunk = done + n == tokens.size();
+            std::span<float> out;
+            logits_mode chunk_mode = logits_mode::none;
+            if (mode == logits_mode::all) {
+                out = logits.subspan(done * V, n * V);
+                chunk_mode = logits_mode::all;
+            } else if (mode == logits_mode::last && last_chunk) {
+                out = logits.first(V);
+                chunk_mode = logits_mode::last;
+            }
+            forward_chunk(tokens.subspan(done, n), st, ws, out, chunk_mode);
+            done += n;
+        }
+    }
+
+    // Convenience: allocates its own workspace and logits.
+    std::vector<float> forward(std::span<const std::int32_t> tokens, state& st,
+                               logits_mode mode = logits_mode::last) const {
+        Workspace ws = make_workspace(std::max<std::size_t>(1, std::min<std::size_t>(tokens.size(), 256)));
+        std::vector<float> logits(mode == logits_mode::all ? tokens.size() * cfg_.n_vocab
+                                  : mode == logits_mode::last ? cfg_.n_vocab
+                                                              : 0);
+        forward(tokens, st, ws, logits, mode);
+        return logits;
+    }
+
+protected:
+    Backend backend_;
+    weight_storage<weight_type> store_;
+    Config cfg_{};
+    io_weights<weight_type> io_;
+    std::shared_ptr<const state_layout> layout_;
+
+    recurrent_model(io::tensor_file file, Backend be, architecture expected)
+        : backend_(std::move(be)), store_{std::move(file), {}, {}} {
+        const architecture found = detect_architecture(store_.file);
+        if (found != expected)
+            throw model_error(store_.file.display_name() + ": checkpoint is " + std::string(architecture_name(found)) +
+                              ", not " + std::string(architecture_name(expected)));
+    }
+
+    // V, C and L from the shapes (§1.1); the embedding upcast (and rounded as the policy stores
+    // weights) BEFORE LN(·; ln0) is folded in, in f32 (§6 item 15); ln_out and head.
+    void load_io(weight_loader<Precision>& ld) {
+        const auto& file = store_.file;
+        const auto emb_shape = ld.shape("emb.weight");
+        if (emb_shape.size() != 2 || emb_shape[0] <= 0 || emb_shape[1] <= 0)
+            throw model_error(file.display_name() + ": tensor 'emb.weight' has shape " + shape_string(emb_shape) +
+                              ", expected [V, C]");
+        cfg_.n_vocab = static_cast<std::size_t>(emb_shape[0]);
+        cfg_.n_embd = static_cast<std::size_t>(emb_shape[1]);
+        cfg_.n_layer = count_layers(file);
+        const std::size_t C = cfg_.n_embd;
+
+        aligned_buffer<float> emb = ld.to_f32_copy(ld.entry("emb.weight"));
+        const matrix_view<float> e(emb.data(), cfg_.n_vocab, C);
+        ops::layer_norm(backends::reference{}, e, ld.vector("blocks.0.ln0.weight", C), ld.vector("blocks.0.ln0.bias", C),
+                        e);
+        for (float value : emb.span())
+            if (!std::isfinite(value))
+                throw model_error(file.display_name() + ": tensor 'emb.weight' contains NaN or Inf");
+        io_.embedding = const_matrix_view<float>(ld.keep(std::move(emb)).data(), cfg_.n_vocab, C);
+        io_.ln_out_weight = ld.vector("ln_out.weight", C);
+        io_.ln_out_bias = ld.vector("ln_out.bias", C);
+        io_.head = ld.matrix("head.weight", cfg_.n_vocab, C);
+    }
+
+    // The shape of a tensor whose rank and positivity are checked; dims read from it.
+    static std::vector<std::int64_t> positive_shape(const weight_loader<Precision>& ld, const std::string& name,
+                                                    std::size_t rank, const char* expected) {
+        auto s = ld.shape(name);
+        bool ok = s.size() == rank;
+        for (auto d : s) ok = ok && d > 0;
+        if (!ok)
+            throw model_error(ld.file().display_name() + ": tensor '" + name + "' has shape " + shape_string(s) +
+                              ", expected " + expected);
+        return s;
+    }
+
+private:
+    void forward_chunk(std::span<const std::int32_t> tokens, state& st, Workspace& ws, std::span<float> logits,
+                       logits_mode mode) const {
+        const auto& self = static_cast<const Derived&>(*this);
+        const Backend& be = backend_;
+        const std::size_t T = tokens.size();
+        const matrix_view<float> x = ws.x.rows_slice(0, T);
+
+        ops::embedding(be, io_.embedding, tokens, x);
+        for (std::size_t i = 0; i < cfg_.n_layer; ++i) {
+            self.time_mix(i, st, ws, T);
+            self.channel_mix(i, st, ws, T);
+        }
+        if (mode == logits_mode::none) return;
+
+        // logits = head · LN(x; ln_out), for every row or only the last.
+        const std::size_t first = mode == logits_mode::all ? 0 : T - 1;
+        const std::size_t count = T - first;
+        const auto normed = ws.a.rows_slice(0, count);
+        ops::layer_norm(be, x.rows_slice(first, count), io_.ln_out_weight, io_.ln_out_bias, normed);
+        ops::linear(be, io_.head, const_matrix_view<float>(normed),
+                    matrix_view<float>(logits.data(), count, cfg_.n_vocab));
+    }
+};
+
+}  // namespace rwkv

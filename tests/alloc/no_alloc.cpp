@@ -1,0 +1,70 @@
+// Proves the decode loop allocates nothing: global operator new is replaced by a counting one,
+// and one RNN step + sampling + streaming UTF-8 decode must not call it. A separate executable,
+// because replacing operator new is process-wide.
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "rwkv/generate/sampler.hpp"
+#include "rwkv/rwkv7.hpp"
+#include "rwkv/text/byte_tokenizer.hpp"
+#include "rwkv/text/utf8.hpp"
+
+namespace {
+std::atomic<long> allocations{0};
+}
+
+void* operator new(std::size_t n) {
+    allocations.fetch_add(1, std::memory_order_relaxed);
+    if (void* p = std::malloc(n ? n : 1)) return p;
+    throw std::bad_alloc();
+}
+void* operator new[](std::size_t n) { return operator new(n); }
+void* operator new(std::size_t n, std::align_val_t a) {
+    allocations.fetch_add(1, std::memory_order_relaxed);
+    const std::size_t al = static_cast<std::size_t>(a);
+    if (void* p = std::aligned_alloc(al, (n + al - 1) / al * al)) return p;
+    throw std::bad_alloc();
+}
+void* operator new[](std::size_t n, std::align_val_t a) { return operator new(n, a); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+
+int main() {
+    const auto model = rwkv::rwkv7::model<>::load(std::string(RWKV_TEST_DATA_DIR) + "/v7-c128-l2.safetensors");
+    auto state = model.make_state();
+    auto ws = model.make_workspace(16);
+    std::vector<float> logits(model.cfg().n_vocab);
+    rwkv::generate::sampler sampler({.temperature = 0.9f, .top_p = 0.9f, .top_k = 50, .presence_penalty = 0.1f,
+                                     .frequency_penalty = 0.1f, .penalty_decay = 0.996f, .seed = 3},
+                                    static_cast<std::int32_t>(model.cfg().n_vocab));
+    const rwkv::text::byte_tokenizer tokenizer;
+    rwkv::text::utf8_stream_decoder utf8;
+    std::string text;
+    text.reserve(4096);
+
+    const std::vector<std::int32_t> prompt{10, 20, 30, 40, 50};
+    model.forward(prompt, state, ws, logits);
+
+    const long before = allocations.load();
+    for (int i = 0; i < 64; ++i) {
+        const std::int32_t token = sampler.sample(logits);
+        sampler.accept(token);
+        utf8.push(tokenizer.token_bytes(token), text);
+        model.forward(std::span(&token, 1), state, ws, logits);
+    }
+    model.forward(prompt, state, ws, logits);  // a prefill that fits the workspace allocates nothing either
+    const long during = allocations.load() - before;
+    std::printf("heap allocations during 64 decode steps and a 5-token prefill: %ld\n", during);
+    std::printf("%d passed, %d failed\n", during == 0 ? 1 : 0, during == 0 ? 0 : 1);
+    return during == 0 ? 0 : 1;
+}
