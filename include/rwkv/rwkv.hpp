@@ -5,6 +5,9 @@
 
 #include "rwkv/generate/sampler.hpp"
 #include "rwkv/models/any.hpp"
+#include "rwkv/rwkv4.hpp"
+#include "rwkv/rwkv5.hpp"
+#include "rwkv/rwkv6.hpp"
 #include "rwkv/rwkv7.hpp"
 #include "rwkv/state/state_file.hpp"
 #include "rwkv/text/tokenizer.hpp"

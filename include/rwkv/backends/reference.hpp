@@ -5,4 +5,6 @@
 #include "rwkv/backends/reference/linear.hpp"
 #include "rwkv/backends/reference/map.hpp"
 #include "rwkv/backends/reference/norm.hpp"
+#include "rwkv/backends/reference/wkv4.hpp"
+#include "rwkv/backends/reference/wkv6.hpp"
 #include "rwkv/backends/reference/wkv7.hpp"

@@ -20,6 +20,9 @@
 #include "rwkv/core/state.hpp"
 #include "rwkv/io/tensor_file.hpp"
 #include "rwkv/models/detect.hpp"
+#include "rwkv/models/rwkv4.hpp"
+#include "rwkv/models/rwkv5.hpp"
+#include "rwkv/models/rwkv6.hpp"
 #include "rwkv/models/rwkv7.hpp"
 #include "rwkv/models/workspace.hpp"
 
@@ -60,7 +63,8 @@ class any_model {
         explicit model_t(Model&& model) : m(std::move(model)) {}
         model_summary summary() const override {
             const auto& c = m.cfg();
-            return {m.layout().arch, c.n_vocab, c.n_embd, c.n_layer, c.n_head, c.head_size, c.dim_ffn};
+            const auto& l = m.layout();
+            return {l.arch, c.n_vocab, c.n_embd, c.n_layer, l.n_head, l.head_size, c.dim_ffn};
         }
         state make_state() const override { return m.make_state(); }
         std::unique_ptr<any_workspace> make_workspace(std::size_t n) const override {
@@ -80,6 +84,15 @@ class any_model {
     template <class Backend, class Precision>
     static std::unique_ptr<const concept_t> make(architecture arch, io::tensor_file file) {
         switch (arch) {
+            case architecture::rwkv4:
+                return std::make_unique<model_t<rwkv4::model<Backend, Precision>>>(
+                    rwkv4::model<Backend, Precision>(std::move(file)));
+            case architecture::rwkv5:
+                return std::make_unique<model_t<rwkv5::model<Backend, Precision>>>(
+                    rwkv5::model<Backend, Precision>(std::move(file)));
+            case architecture::rwkv6:
+                return std::make_unique<model_t<rwkv6::model<Backend, Precision>>>(
+                    rwkv6::model<Backend, Precision>(std::move(file)));
             case architecture::rwkv7:
                 return std::make_unique<model_t<rwkv7::model<Backend, Precision>>>(
                     rwkv7::model<Backend, Precision>(std::move(file)));

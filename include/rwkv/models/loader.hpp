@@ -80,6 +80,15 @@ public:
         return {packed(e), rows, cols};
     }
 
+    // A tensor of exactly `shape`, viewed as one row-major [rows, cols] matrix (e.g. RWKV-6's
+    // time_maa_w2 [5, D, C] as [5·D, C], whose row blocks are the five LoRA factors).
+    const_matrix_view<weight_type> matrix_of_tensor(std::string_view name, std::vector<std::int64_t> shape,
+                                                    std::size_t rows, std::size_t cols) const {
+        const auto& e = entry(name);
+        if (e.shape != shape) throw mismatch(e, shape_string(shape));
+        return {packed(e), rows, cols};
+    }
+
     // A matrix whose first dimension is known and whose second (a LoRA rank) is read from the file.
     const_matrix_view<weight_type> matrix_any_cols(std::string_view name, std::size_t rows) const {
         const auto& e = entry(name);
@@ -95,6 +104,15 @@ public:
         convert(e, out.data());
         for (std::size_t i = 0; i < out.size(); ++i) out[i] = precision::round_to_weight<P>(out[i]);
         return out;
+    }
+
+    // A load-time transform of a vector (e.g. RWKV-4's w = −exp(time_decay)), kept in f32
+    // whatever the policy (docs/contracts.md).
+    template <class Fn>
+    std::span<const float> derive(std::span<const float> src, Fn fn) const {
+        aligned_buffer<float> out(src.size());
+        for (std::size_t i = 0; i < src.size(); ++i) out[i] = fn(src[i]);
+        return keep(std::move(out));
     }
 
     // Keeps a derived f32 buffer alive for the model's lifetime and returns a view of it.

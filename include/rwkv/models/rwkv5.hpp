@@ -1,0 +1,218 @@
+// rwkv/models/rwkv5.hpp — RWKV-5.2 "Eagle" (the released RWKV-5 World v2 models).
+//
+// Paper: "Eagle and Finch: RWKV with Matrix-Valued States and Dynamic Recurrence", arXiv 2404.05892.
+// Spec:  shared arch-spec §3. What changed from RWKV-4: the per-channel scalar WKV became a matrix
+// state per head (ops::wkv6 with a time-invariant decay), a SiLU output gate, and a GroupNorm
+// (ln_x, eps 64e-5) on the heads' outputs. Token shift and channel mix are RWKV-4's.
+#pragma once
+
+#include <cmath>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "rwkv/core/architecture.hpp"
+#include "rwkv/core/state.hpp"
+#include "rwkv/models/loader.hpp"
+#include "rwkv/models/recurrent_model.hpp"
+#include "rwkv/ops/channel_mix.hpp"
+#include "rwkv/ops/linear.hpp"
+#include "rwkv/ops/map.hpp"
+#include "rwkv/ops/norm.hpp"
+#include "rwkv/ops/token_shift.hpp"
+#include "rwkv/ops/wkv6.hpp"
+#include "rwkv/ops/wkv7.hpp"
+
+namespace rwkv::rwkv5 {
+
+struct config {
+    std::size_t n_vocab = 0, n_embd = 0, n_layer = 0;
+    std::size_t n_head = 0;     // H: att.time_decay rows
+    std::size_t head_size = 0;  // N: att.time_decay cols (64)
+    std::size_t dim_ffn = 0;    // F: int(3.5·C)//32·32 in releases
+};
+
+template <class W>
+struct block_weights {
+    std::span<const float> ln1_weight, ln1_bias, ln2_weight, ln2_bias;   // [C]
+    std::span<const float> time_mix_k, time_mix_v, time_mix_r, time_mix_g;  // [C] μ weights the current token
+    std::span<const float> w;                                            // [H·N] exp(−exp(time_decay)), f32 (§3.2)
+    std::span<const float> u;                                            // [H·N] time_faaaa, the bonus, used raw
+    const_matrix_view<W> receptance, key, value, gate, output;           // [C, C]
+    std::span<const float> ln_x_weight, ln_x_bias;                       // [C]
+    std::span<const float> ffn_time_mix_k, ffn_time_mix_r;               // [C]
+    ops::channel_mix_weights<W> ffn;                                     // key [F, C], value [C, F], receptance [C, C]
+};
+
+// The official state list (§1.5): per layer [att x_prev (C), kv S[H][key][value], ffn x_prev (C)].
+inline std::shared_ptr<const state_layout> make_state_layout(architecture arch, std::size_t n_layer, std::size_t C,
+                                                             std::size_t H, std::size_t N) {
+    auto layout = std::make_shared<state_layout>();
+    layout->arch = arch;
+    layout->n_layer = n_layer;
+    layout->n_embd = C;
+    layout->n_head = H;
+    layout->head_size = N;
+    for (std::size_t i = 0; i < n_layer; ++i) {
+        const std::string p = "blocks." + std::to_string(i);
+        layout->add(p + ".att.x_prev", {C});
+        layout->add(p + ".att.kv", {H, N, N});
+        layout->add(p + ".ffn.x_prev", {C});
+    }
+    return layout;
+}
+
+struct workspace {
+    std::size_t capacity = 0;
+    scratch_arena arena;
+    matrix_view<float> x, a, prev, xk, xv, xr, xg, r, k, v, g, w, y, tmp;  // [T, C]
+    matrix_view<float> ffn_hidden;                                         // [T, F]
+
+    workspace() = default;
+    workspace(const config& c, std::size_t max_tokens) : capacity(max_tokens) {
+        if (max_tokens == 0) throw invalid_argument("rwkv5::workspace: capacity must be at least 1 token");
+        arena = scratch_arena(max_tokens * (14 * c.n_embd + c.dim_ffn));
+        for (auto* m : {&x, &a, &prev, &xk, &xv, &xr, &xg, &r, &k, &v, &g, &w, &y, &tmp})
+            *m = arena.take(max_tokens, c.n_embd);
+        ffn_hidden = arena.take(max_tokens, c.dim_ffn);
+    }
+};
+
+template <backend Backend = backends::reference, precision::policy Precision = precision::f32>
+class model : public recurrent_model<model<Backend, Precision>, Backend, Precision, config, workspace> {
+    using base = recurrent_model<model<Backend, Precision>, Backend, Precision, config, workspace>;
+    friend base;
+
+public:
+    using weight_type = typename Precision::weight_type;
+
+    static model load(const std::filesystem::path& path, Backend be = {}) {
+        return model(io::tensor_file::open(path), std::move(be));
+    }
+
+    explicit model(io::tensor_file file, Backend be = {}) : base(std::move(file), std::move(be), architecture::rwkv5) {
+        load_weights();
+        this->layout_ = make_state_layout(architecture::rwkv5, cfg_.n_layer, cfg_.n_embd, cfg_.n_head, cfg_.head_size);
+    }
+
+    const std::vector<block_weights<weight_type>>& blocks() const noexcept { return blocks_; }
+
+private:
+    using base::backend_;
+    using base::cfg_;
+    using base::store_;
+    std::vector<block_weights<weight_type>> blocks_;
+
+    // Time mix of block i (§3.3).
+    void time_mix(std::size_t i, state& st, workspace& ws, std::size_t T) const {
+        const Backend& be = backend_;
+        const auto& p = blocks_[i];
+        auto rows = [T](matrix_view<float> m) { return m.rows_slice(0, T); };
+        const auto x = rows(ws.x), a = rows(ws.a), prev = rows(ws.prev), xk = rows(ws.xk), xv = rows(ws.xv),
+                   xr = rows(ws.xr), xg = rows(ws.xg), r = rows(ws.r), k = rows(ws.k), v = rows(ws.v),
+                   g = rows(ws.g), w = rows(ws.w), y = rows(ws.y), tmp = rows(ws.tmp);
+        using cm = const_matrix_view<float>;
+
+        // a = LN(x; ln1); x_◇ = a ⊙ μ_◇ + prev ⊙ (1 − μ_◇).
+        ops::layer_norm(be, x, p.ln1_weight, p.ln1_bias, a);
+        ops::token_shift(be, a, st.entry(3 * i + 0), prev);
+        ops::mix_current(be, a, prev, p.time_mix_k, xk);
+        ops::mix_current(be, a, prev, p.time_mix_v, xv);
+        ops::mix_current(be, a, prev, p.time_mix_r, xr);
+        ops::mix_current(be, a, prev, p.time_mix_g, xg);
+
+        // r, k, v = W x;  g = SiLU(W_g x_g).
+        ops::linear(be, p.receptance, cm(xr), r);
+        ops::linear(be, p.key, cm(xk), k);
+        ops::linear(be, p.value, cm(xv), v);
+        ops::linear(be, p.gate, cm(xg), g);
+        ops::map(be, g, ops::silu, cm(g));
+
+        // y = Σ_i r_i (u_i k_i v + S_i);  S ← k vᵀ + diag(w) S   (w the same for every token).
+        ops::map(be, w, [](float decay) { return decay; }, p.w);
+        const auto& e = st.layout().entries[3 * i + 1];
+        tensor3_view<float> S{st.values().data() + e.offset, cfg_.n_head, cfg_.head_size, cfg_.head_size};
+        ops::with_head_size(cfg_.head_size, [&](auto n) {
+            ops::wkv6<decltype(n)::value>(be, S, cm(r), cm(w), cm(k), cm(v), p.u, y);
+        });
+
+        // x ← x + W_o (GN_H(y; ln_x) ⊙ g).
+        ops::group_norm(be, cm(y), p.ln_x_weight, p.ln_x_bias, cfg_.n_head, ops::group_norm_eps, y);
+        ops::map(be, y, [](float o, float gate) { return o * gate; }, cm(y), cm(g));
+        ops::linear(be, p.output, cm(y), tmp);
+        ops::map(be, x, [](float res, float dx) { return res + dx; }, cm(x), cm(tmp));
+    }
+
+    // Channel mix: RWKV-4's (§3.3).
+    void channel_mix(std::size_t i, state& st, workspace& ws, std::size_t T) const {
+        const Backend& be = backend_;
+        const auto& p = blocks_[i];
+        auto rows = [T](matrix_view<float> m) { return m.rows_slice(0, T); };
+        const auto x = rows(ws.x), b = rows(ws.a), prev = rows(ws.prev), xk = rows(ws.xk), xr = rows(ws.xr),
+                   gate = rows(ws.r), out = rows(ws.tmp);
+        using cm = const_matrix_view<float>;
+
+        ops::layer_norm(be, x, p.ln2_weight, p.ln2_bias, b);
+        ops::token_shift(be, b, st.entry(3 * i + 2), prev);
+        ops::mix_current(be, b, prev, p.ffn_time_mix_k, xk);
+        ops::mix_current(be, b, prev, p.ffn_time_mix_r, xr);
+        ops::channel_mix(be, p.ffn, cm(xk), cm(xr), rows(ws.ffn_hidden), gate, out);
+        ops::map(be, x, [](float res, float dx) { return res + dx; }, cm(x), cm(out));
+    }
+
+    // §3.2: w = exp(−exp(time_decay)) in f32, u = time_faaaa as is.
+    void load_weights() {
+        weight_loader<Precision> ld(store_);
+        const auto& file = ld.file();
+        if (!ld.has("blocks.0.att.gate.weight") || !ld.has("blocks.0.att.time_faaaa"))
+            throw unsupported_error(file.display_name() +
+                                    ": RWKV-5.0/5.1 pre-release layout (no att.gate.weight or att.time_faaaa); "
+                                    "only RWKV-5.2 (Eagle) is supported");
+        this->load_io(ld);
+        const std::size_t C = cfg_.n_embd;
+        const auto decay = base::positive_shape(ld, "blocks.0.att.time_decay", 2, "[H, N] (RWKV-5.2)");
+        if (decay[1] == 1 || static_cast<std::size_t>(decay[0] * decay[1]) != C)
+            throw unsupported_error(file.display_name() + ": tensor 'blocks.0.att.time_decay' has shape " +
+                                    shape_string(decay) + "; RWKV-5.2 needs [H, N] with N > 1 and H·N = C = " +
+                                    std::to_string(C));
+        cfg_.n_head = static_cast<std::size_t>(decay[0]);
+        cfg_.head_size = static_cast<std::size_t>(decay[1]);
+        ops::with_head_size(cfg_.head_size, [](auto) {});
+        cfg_.dim_ffn = static_cast<std::size_t>(base::positive_shape(ld, "blocks.0.ffn.key.weight", 2, "[F, C]")[0]);
+        const std::size_t F = cfg_.dim_ffn;
+        const std::vector<std::int64_t> hn{static_cast<std::int64_t>(cfg_.n_head),
+                                           static_cast<std::int64_t>(cfg_.head_size)};
+
+        blocks_.resize(cfg_.n_layer);
+        for (std::size_t i = 0; i < cfg_.n_layer; ++i) {
+            auto& b = blocks_[i];
+            const std::string p = "blocks." + std::to_string(i) + ".";
+            b.ln1_weight = ld.vector(p + "ln1.weight", C);
+            b.ln1_bias = ld.vector(p + "ln1.bias", C);
+            b.ln2_weight = ld.vector(p + "ln2.weight", C);
+            b.ln2_bias = ld.vector(p + "ln2.bias", C);
+            b.time_mix_k = ld.vector(p + "att.time_mix_k", C);
+            b.time_mix_v = ld.vector(p + "att.time_mix_v", C);
+            b.time_mix_r = ld.vector(p + "att.time_mix_r", C);
+            b.time_mix_g = ld.vector(p + "att.time_mix_g", C);
+            b.w = ld.derive(ld.tensor(p + "att.time_decay", hn), [](float d) { return std::exp(-std::exp(d)); });
+            b.u = ld.tensor(p + "att.time_faaaa", hn);
+            b.receptance = ld.matrix(p + "att.receptance.weight", C, C);
+            b.key = ld.matrix(p + "att.key.weight", C, C);
+            b.value = ld.matrix(p + "att.value.weight", C, C);
+            b.gate = ld.matrix(p + "att.gate.weight", C, C);
+            b.output = ld.matrix(p + "att.output.weight", C, C);
+            b.ln_x_weight = ld.vector(p + "att.ln_x.weight", C);
+            b.ln_x_bias = ld.vector(p + "att.ln_x.bias", C);
+            b.ffn_time_mix_k = ld.vector(p + "ffn.time_mix_k", C);
+            b.ffn_time_mix_r = ld.vector(p + "ffn.time_mix_r", C);
+            b.ffn.key = ld.matrix(p + "ffn.key.weight", F, C);
+            b.ffn.value = ld.matrix(p + "ffn.value.weight", C, F);
+            b.ffn.receptance = ld.matrix(p + "ffn.receptance.weight", C, C);
+        }
+    }
+};
+
+}  // namespace rwkv::rwkv5

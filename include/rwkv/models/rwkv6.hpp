@@ -1,0 +1,248 @@
+// rwkv/models/rwkv6.hpp — RWKV-6 "Finch" (architecture 6.0 / x060).
+//
+// Paper: "Eagle and Finch: RWKV with Matrix-Valued States and Dynamic Recurrence", arXiv 2404.05892.
+// Spec:  shared arch-spec §4. What changed from RWKV-5.2: the token shift became data-dependent
+// (ddlerp: a 5-way LoRA adds a per-token offset to each lerp coefficient, and μ now weights the
+// PREVIOUS token), and the decay became data-dependent (a LoRA on top of time_decay, per token).
+// The WKV is RWKV-5.2's (ops::wkv6), now fed a [T, C] decay; the channel mix uses the v6 lerp.
+#pragma once
+
+#include <cmath>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "rwkv/core/architecture.hpp"
+#include "rwkv/core/state.hpp"
+#include "rwkv/models/loader.hpp"
+#include "rwkv/models/recurrent_model.hpp"
+#include "rwkv/models/rwkv5.hpp"
+#include "rwkv/ops/channel_mix.hpp"
+#include "rwkv/ops/linear.hpp"
+#include "rwkv/ops/lora.hpp"
+#include "rwkv/ops/map.hpp"
+#include "rwkv/ops/norm.hpp"
+#include "rwkv/ops/token_shift.hpp"
+#include "rwkv/ops/wkv6.hpp"
+#include "rwkv/ops/wkv7.hpp"
+
+namespace rwkv::rwkv6 {
+
+struct config {
+    std::size_t n_vocab = 0, n_embd = 0, n_layer = 0;
+    std::size_t n_head = 0;     // H: att.time_faaaa rows
+    std::size_t head_size = 0;  // N: att.time_faaaa cols (64)
+    std::size_t dim_ffn = 0;    // F
+    std::size_t rank_mix = 0;   // D_mix: time_maa_w2.shape[1] (32, or 64 at C = 4096)
+    std::size_t rank_decay = 0; // D_dec: time_decay_w1.shape[1] (64, or 128 at C = 4096)
+};
+
+// The five ddlerp targets, in the order of time_maa_w1's column blocks and time_maa_w2's slices.
+enum ddlerp_target : std::size_t { mix_w = 0, mix_k, mix_v, mix_r, mix_g, ddlerp_targets };
+
+template <class W>
+struct block_weights {
+    std::span<const float> ln1_weight, ln1_bias, ln2_weight, ln2_bias;  // [C]
+    std::span<const float> maa_x;                                       // [C] time_maa_x
+    std::span<const float> maa[ddlerp_targets];                         // [C] time_maa_w, _k, _v, _r, _g
+    const_matrix_view<W> maa_w1;                                        // [C, 5·D_mix]
+    const_matrix_view<W> maa_w2[ddlerp_targets];                        // [D_mix, C] each (slices of [5, D_mix, C])
+    std::span<const float> time_decay;                                  // [C] base log-log decay
+    ops::lora_weights<W> decay_lora;                                    // [C, D_dec], [D_dec, C]
+    std::span<const float> u;                                           // [H·N] time_faaaa, used raw
+    const_matrix_view<W> receptance, key, value, gate, output;          // [C, C]
+    std::span<const float> ln_x_weight, ln_x_bias;                      // [C]
+    std::span<const float> time_state;                                  // [H, N, N] or empty (state-tuned models)
+    std::span<const float> ffn_maa_k, ffn_maa_r;                        // [C] μ weights the previous token
+    ops::channel_mix_weights<W> ffn;                                    // key [F, C], value [C, F], receptance [C, C]
+};
+
+struct workspace {
+    std::size_t capacity = 0;
+    scratch_arena arena;
+    matrix_view<float> x, a, prev, d, z, xw, xk, xv, xr, xg, m, r, k, v, g, w, y, tmp;  // [T, C]
+    matrix_view<float> maa_hidden;    // [T, 5·D_mix]
+    matrix_view<float> decay_hidden;  // [T, D_dec]
+    matrix_view<float> ffn_hidden;    // [T, F]
+
+    workspace() = default;
+    workspace(const config& c, std::size_t max_tokens) : capacity(max_tokens) {
+        if (max_tokens == 0) throw invalid_argument("rwkv6::workspace: capacity must be at least 1 token");
+        arena = scratch_arena(max_tokens * (18 * c.n_embd + 5 * c.rank_mix + c.rank_decay + c.dim_ffn));
+        for (auto* mat : {&x, &a, &prev, &d, &z, &xw, &xk, &xv, &xr, &xg, &m, &r, &k, &v, &g, &w, &y, &tmp})
+            *mat = arena.take(max_tokens, c.n_embd);
+        maa_hidden = arena.take(max_tokens, 5 * c.rank_mix);
+        decay_hidden = arena.take(max_tokens, c.rank_decay);
+        ffn_hidden = arena.take(max_tokens, c.dim_ffn);
+    }
+};
+
+template <backend Backend = backends::reference, precision::policy Precision = precision::f32>
+class model : public recurrent_model<model<Backend, Precision>, Backend, Precision, config, workspace> {
+    using base = recurrent_model<model<Backend, Precision>, Backend, Precision, config, workspace>;
+    friend base;
+
+public:
+    using weight_type = typename Precision::weight_type;
+
+    static model load(const std::filesystem::path& path, Backend be = {}) {
+        return model(io::tensor_file::open(path), std::move(be));
+    }
+
+    explicit model(io::tensor_file file, Backend be = {}) : base(std::move(file), std::move(be), architecture::rwkv6) {
+        load_weights();
+        this->layout_ =
+            rwkv5::make_state_layout(architecture::rwkv6, cfg_.n_layer, cfg_.n_embd, cfg_.n_head, cfg_.head_size);
+    }
+
+    const std::vector<block_weights<weight_type>>& blocks() const noexcept { return blocks_; }
+
+private:
+    using base::backend_;
+    using base::cfg_;
+    using base::store_;
+    std::vector<block_weights<weight_type>> blocks_;
+
+    // Zero, or a state-tuned model's att.time_state with its last two axes swapped (§1.5).
+    void initialize_state(state& st) const {
+        const std::size_t N = cfg_.head_size;
+        for (std::size_t i = 0; i < cfg_.n_layer; ++i) {
+            const auto& ts = blocks_[i].time_state;
+            if (ts.empty()) continue;
+            auto S = st.entry(3 * i + 1);
+            for (std::size_t h = 0; h < cfg_.n_head; ++h)
+                for (std::size_t a = 0; a < N; ++a)
+                    for (std::size_t b = 0; b < N; ++b) S[(h * N + a) * N + b] = ts[(h * N + b) * N + a];
+        }
+    }
+
+    // Time mix of block i (§4.3).
+    void time_mix(std::size_t i, state& st, workspace& ws, std::size_t T) const {
+        const Backend& be = backend_;
+        const auto& p = blocks_[i];
+        const std::size_t D = cfg_.rank_mix;
+        auto rows = [T](matrix_view<float> mat) { return mat.rows_slice(0, T); };
+        const auto x = rows(ws.x), a = rows(ws.a), prev = rows(ws.prev), d = rows(ws.d), z = rows(ws.z),
+                   m = rows(ws.m), r = rows(ws.r), k = rows(ws.k), v = rows(ws.v), g = rows(ws.g), w = rows(ws.w),
+                   y = rows(ws.y), tmp = rows(ws.tmp), hidden = rows(ws.maa_hidden);
+        const matrix_view<float> mixed[ddlerp_targets] = {rows(ws.xw), rows(ws.xk), rows(ws.xv), rows(ws.xr),
+                                                          rows(ws.xg)};
+        using cm = const_matrix_view<float>;
+
+        // a = LN(x; ln1); d = prev − a.
+        ops::layer_norm(be, x, p.ln1_weight, p.ln1_bias, a);
+        ops::token_shift(be, a, st.entry(3 * i + 0), prev);
+        ops::map(be, d, [](float pv, float cur) { return pv - cur; }, cm(prev), cm(a));
+
+        // ddlerp: h = tanh((a + d ⊙ μ_x) · W1);  x_f = a + d ⊙ (μ_f + h_f · W2_f)  for f = w, k, v, r, g.
+        ops::map(be, z, [](float cur, float dd, float mu) { return cur + dd * mu; }, cm(a), cm(d), p.maa_x);
+        ops::project(be, cm(z), p.maa_w1, hidden);
+        ops::map(be, hidden, [](float h) { return std::tanh(h); }, cm(hidden));
+        for (std::size_t f = 0; f < ddlerp_targets; ++f) {
+            const cm h_f(hidden.data + f * D, T, D, hidden.stride);  // column block f of h
+            ops::project(be, h_f, p.maa_w2[f], m);
+            ops::map(be, mixed[f], [](float cur, float dd, float mu, float lora) { return cur + dd * (mu + lora); },
+                     cm(a), cm(d), p.maa[f], cm(m));
+        }
+
+        // r, k, v = W x;  g = SiLU(W_g x_g).
+        ops::linear(be, p.receptance, cm(mixed[mix_r]), r);
+        ops::linear(be, p.key, cm(mixed[mix_k]), k);
+        ops::linear(be, p.value, cm(mixed[mix_v]), v);
+        ops::linear(be, p.gate, cm(mixed[mix_g]), g);
+        ops::map(be, g, ops::silu, cm(g));
+
+        // Data-dependent decay: w = exp(−exp(time_decay + tanh(x_w · D1) · D2)), no clamp.
+        ops::lora(be, cm(mixed[mix_w]), p.decay_lora, ops::lora_activation::tanh, rows(ws.decay_hidden), w);
+        ops::map(be, w, [](float lora, float base_decay) { return std::exp(-std::exp(base_decay + lora)); }, cm(w),
+                 p.time_decay);
+
+        // The RWKV-5.2 WKV with this token's decay; then x ← x + W_o (GN_H(y; ln_x) ⊙ g).
+        const auto& e = st.layout().entries[3 * i + 1];
+        tensor3_view<float> S{st.values().data() + e.offset, cfg_.n_head, cfg_.head_size, cfg_.head_size};
+        ops::with_head_size(cfg_.head_size, [&](auto n) {
+            ops::wkv6<decltype(n)::value>(be, S, cm(r), cm(w), cm(k), cm(v), p.u, y);
+        });
+        ops::group_norm(be, cm(y), p.ln_x_weight, p.ln_x_bias, cfg_.n_head, ops::group_norm_eps, y);
+        ops::map(be, y, [](float o, float gate) { return o * gate; }, cm(y), cm(g));
+        ops::linear(be, p.output, cm(y), tmp);
+        ops::map(be, x, [](float res, float dx) { return res + dx; }, cm(x), cm(tmp));
+    }
+
+    // Channel mix (§4.3): the RWKV-4 block with the v6 lerp b + (prev − b) ⊙ μ.
+    void channel_mix(std::size_t i, state& st, workspace& ws, std::size_t T) const {
+        const Backend& be = backend_;
+        const auto& p = blocks_[i];
+        auto rows = [T](matrix_view<float> mat) { return mat.rows_slice(0, T); };
+        const auto x = rows(ws.x), b = rows(ws.a), prev = rows(ws.prev), xk = rows(ws.xk), xr = rows(ws.xr),
+                   gate = rows(ws.r), out = rows(ws.tmp);
+        using cm = const_matrix_view<float>;
+
+        ops::layer_norm(be, x, p.ln2_weight, p.ln2_bias, b);
+        ops::token_shift(be, b, st.entry(3 * i + 2), prev);
+        ops::mix_previous(be, b, prev, p.ffn_maa_k, xk);
+        ops::mix_previous(be, b, prev, p.ffn_maa_r, xr);
+        ops::channel_mix(be, p.ffn, cm(xk), cm(xr), rows(ws.ffn_hidden), gate, out);
+        ops::map(be, x, [](float res, float dx) { return res + dx; }, cm(x), cm(out));
+    }
+
+    // §4.2: squeeze; u = time_faaaa; LoRA factors applied as x·M, never transposed; ranks from shapes.
+    void load_weights() {
+        weight_loader<Precision> ld(store_);
+        this->load_io(ld);
+        const auto& file = ld.file();
+        const std::size_t C = cfg_.n_embd;
+        const auto faaaa = base::positive_shape(ld, "blocks.0.att.time_faaaa", 2, "[H, N]");
+        if (static_cast<std::size_t>(faaaa[0] * faaaa[1]) != C)
+            throw model_error(file.display_name() + ": tensor 'blocks.0.att.time_faaaa' has shape " +
+                              shape_string(faaaa) + ", expected [H, N] with H·N = C = " + std::to_string(C));
+        cfg_.n_head = static_cast<std::size_t>(faaaa[0]);
+        cfg_.head_size = static_cast<std::size_t>(faaaa[1]);
+        ops::with_head_size(cfg_.head_size, [](auto) {});
+        cfg_.dim_ffn = static_cast<std::size_t>(base::positive_shape(ld, "blocks.0.ffn.key.weight", 2, "[F, C]")[0]);
+        cfg_.rank_mix =
+            static_cast<std::size_t>(base::positive_shape(ld, "blocks.0.att.time_maa_w2", 3, "[5, D_mix, C]")[1]);
+        cfg_.rank_decay =
+            static_cast<std::size_t>(base::positive_shape(ld, "blocks.0.att.time_decay_w1", 2, "[C, D_dec]")[1]);
+        const std::size_t F = cfg_.dim_ffn, H = cfg_.n_head, N = cfg_.head_size, D = cfg_.rank_mix;
+        const auto i64 = [](std::size_t n) { return static_cast<std::int64_t>(n); };
+
+        blocks_.resize(cfg_.n_layer);
+        for (std::size_t i = 0; i < cfg_.n_layer; ++i) {
+            auto& b = blocks_[i];
+            const std::string p = "blocks." + std::to_string(i) + ".";
+            b.ln1_weight = ld.vector(p + "ln1.weight", C);
+            b.ln1_bias = ld.vector(p + "ln1.bias", C);
+            b.ln2_weight = ld.vector(p + "ln2.weight", C);
+            b.ln2_bias = ld.vector(p + "ln2.bias", C);
+            b.maa_x = ld.vector(p + "att.time_maa_x", C);
+            const char* targets[ddlerp_targets] = {"w", "k", "v", "r", "g"};
+            for (std::size_t f = 0; f < ddlerp_targets; ++f) b.maa[f] = ld.vector(p + "att.time_maa_" + targets[f], C);
+            b.maa_w1 = ld.matrix(p + "att.time_maa_w1", C, ddlerp_targets * D);
+            const auto w2 = ld.matrix_of_tensor(p + "att.time_maa_w2", {i64(ddlerp_targets), i64(D), i64(C)},
+                                                ddlerp_targets * D, C);
+            for (std::size_t f = 0; f < ddlerp_targets; ++f) b.maa_w2[f] = w2.rows_slice(f * D, D);
+            b.time_decay = ld.vector(p + "att.time_decay", C);
+            b.decay_lora.down = ld.matrix(p + "att.time_decay_w1", C, cfg_.rank_decay);
+            b.decay_lora.up = ld.matrix(p + "att.time_decay_w2", cfg_.rank_decay, C);
+            b.u = ld.tensor(p + "att.time_faaaa", {i64(H), i64(N)});
+            b.receptance = ld.matrix(p + "att.receptance.weight", C, C);
+            b.key = ld.matrix(p + "att.key.weight", C, C);
+            b.value = ld.matrix(p + "att.value.weight", C, C);
+            b.gate = ld.matrix(p + "att.gate.weight", C, C);
+            b.output = ld.matrix(p + "att.output.weight", C, C);
+            b.ln_x_weight = ld.vector(p + "att.ln_x.weight", C);
+            b.ln_x_bias = ld.vector(p + "att.ln_x.bias", C);
+            if (ld.has(p + "att.time_state")) b.time_state = ld.tensor(p + "att.time_state", {i64(H), i64(N), i64(N)});
+            b.ffn_maa_k = ld.vector(p + "ffn.time_maa_k", C);
+            b.ffn_maa_r = ld.vector(p + "ffn.time_maa_r", C);
+            b.ffn.key = ld.matrix(p + "ffn.key.weight", F, C);
+            b.ffn.value = ld.matrix(p + "ffn.value.weight", C, F);
+            b.ffn.receptance = ld.matrix(p + "ffn.receptance.weight", C, C);
+        }
+    }
+};
+
+}  // namespace rwkv::rwkv6

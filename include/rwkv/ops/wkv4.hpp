@@ -1,0 +1,37 @@
+// rwkv/ops/wkv4.hpp — RWKV-4's WKV: a per-channel, exponentially decaying weighted average of past
+// values, kept numerically stable by a running maximum (RWKV-4 paper, arXiv 2305.13048, eq. 14–16;
+// arch-spec §2.3).
+//
+// The state (aa, bb, pp) stands for 𝒜 = aa·e^pp and ℬ = bb·e^pp, with
+//   𝒜_t = e^w 𝒜_{t−1} + e^{k_t} v_t,   ℬ_t = e^w ℬ_{t−1} + e^{k_t}        (w = −exp(time_decay) < 0)
+// and the output reads the OLD sums plus a bonus e^u for the current token:
+//   wkv_t = (𝒜_{t−1} + e^{u+k_t} v_t) / (ℬ_{t−1} + e^{u+k_t})
+// Every exponential is taken after subtracting the running maximum (the official max-shifted
+// update, so the state matches the goldens' aa/bb/pp). pp starts at −1e30, not −∞ (§6 item 10).
+#pragma once
+
+#include <cassert>
+#include <span>
+
+#include "rwkv/core/backend.hpp"
+#include "rwkv/core/tensor.hpp"
+
+namespace rwkv::ops {
+
+inline constexpr float wkv4_initial_pp = -1e30f;
+
+template <class Backend>
+struct wkv4_kernel {
+    static_assert(dependent_false<Backend>, "rwkv: this backend has no RWKV-4 WKV kernel");
+};
+
+// k, v, out: [T, C]; w (log-decay, < 0) and u (log-bonus): [C]; aa, bb, pp: [C], updated in place.
+template <backend Backend>
+void wkv4(const Backend& be, std::span<float> aa, std::span<float> bb, std::span<float> pp, std::span<const float> w,
+          std::span<const float> u, const_matrix_view<float> k, const_matrix_view<float> v, matrix_view<float> out) {
+    assert(aa.size() == k.cols && bb.size() == k.cols && pp.size() == k.cols && w.size() == k.cols);
+    assert(u.size() == k.cols && v.rows == k.rows && out.rows == k.rows);
+    wkv4_kernel<Backend>::run(be, aa, bb, pp, w, u, k, v, out);
+}
+
+}  // namespace rwkv::ops

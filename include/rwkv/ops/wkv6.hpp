@@ -1,0 +1,33 @@
+// rwkv/ops/wkv6.hpp — the WKV of RWKV-5.2 "Eagle" and RWKV-6 "Finch": a matrix-valued state per
+// head with a per-channel decay and a bonus u for the current token (Eagle/Finch paper,
+// arXiv 2404.05892, §4–5; arch-spec §3.3 and §4.3).
+//
+// Per head h, with S ∈ ℝ^{N×N} indexed S[key i][value j] (the official v5/v6 orientation):
+//   y_t[j]  = Σ_i r_t[i] · (u[i] k_t[i] v_t[j] + S[i][j])        (the OLD state, plus the bonus)
+//   S[i][j] ← k_t[i] v_t[j] + w_t[i] S[i][j]
+// RWKV-6's decay w_t is data-dependent (a [T, C] matrix); RWKV-5.2's is the same for every token,
+// so RWKV-5.2 is this op with w broadcast over the rows. N is a compile-time parameter.
+#pragma once
+
+#include <cassert>
+#include <span>
+
+#include "rwkv/core/backend.hpp"
+#include "rwkv/core/tensor.hpp"
+
+namespace rwkv::ops {
+
+template <class Backend, std::size_t N>
+struct wkv6_kernel {
+    static_assert(dependent_false<Backend>, "rwkv: this backend has no RWKV-5/6 WKV kernel for this head size");
+};
+
+// r, k, v, w, y: [T, H·N]; u: [H·N]; state: [H, N, N], updated in place.
+template <std::size_t N, backend Backend>
+void wkv6(const Backend& be, tensor3_view<float> state, const_matrix_view<float> r, const_matrix_view<float> w,
+          const_matrix_view<float> k, const_matrix_view<float> v, std::span<const float> u, matrix_view<float> y) {
+    assert(state.d1 == N && state.d2 == N && state.d0 * N == r.cols && u.size() == r.cols);
+    wkv6_kernel<Backend, N>::run(be, state, r, w, k, v, u, y);
+}
+
+}  // namespace rwkv::ops
