@@ -14,6 +14,7 @@
 
 #include "rwkv/core/architecture.hpp"
 #include "rwkv/core/state.hpp"
+#include "rwkv/models/channel_mix_block.hpp"
 #include "rwkv/models/loader.hpp"
 #include "rwkv/models/recurrent_model.hpp"
 #include "rwkv/ops/channel_mix.hpp"
@@ -34,13 +35,12 @@ struct config {
 
 template <class W>
 struct block_weights {
-    std::span<const float> ln1_weight, ln1_bias, ln2_weight, ln2_bias;  // [C]
+    std::span<const float> ln1_weight, ln1_bias;                        // [C]
     std::span<const float> time_mix_k, time_mix_v, time_mix_r;          // [C] μ weights the CURRENT token
     std::span<const float> w;                                           // [C] −exp(time_decay), f32 (§2.2)
     std::span<const float> u;                                           // [C] time_first, the log-bonus
     const_matrix_view<W> key, value, receptance, output;                // [C, C]
-    std::span<const float> ffn_time_mix_k, ffn_time_mix_r;              // [C]
-    ops::channel_mix_weights<W> ffn;                                    // key [F, C], value [C, F], receptance [C, C]
+    channel_mix_block_weights<W> cmix;                                  // ln2, ffn.time_mix_k/r, ffn.* (§2.3)
 };
 
 // The official state list (§1.5): per layer [att x_prev, aa, bb, pp, ffn x_prev], each [C].
@@ -138,19 +138,10 @@ private:
 
     // Channel mix of block i (§2.3): x ← x + σ(W_r x_r) ⊙ W_v relu²(W_k x_k).
     void channel_mix(std::size_t i, state& st, workspace& ws, std::size_t T) const {
-        const Backend& be = backend_;
-        const auto& p = blocks_[i];
         auto rows = [T](matrix_view<float> m) { return m.rows_slice(0, T); };
-        const auto x = rows(ws.x), b = rows(ws.a), prev = rows(ws.prev), xk = rows(ws.xk), xr = rows(ws.xr),
-                   gate = rows(ws.r), out = rows(ws.tmp);
-        using cm = const_matrix_view<float>;
-
-        ops::layer_norm(be, x, p.ln2_weight, p.ln2_bias, b);
-        ops::token_shift(be, b, st.entry(5 * i + 4), prev);
-        ops::mix_current(be, b, prev, p.ffn_time_mix_k, xk);
-        ops::mix_current(be, b, prev, p.ffn_time_mix_r, xr);
-        ops::channel_mix(be, p.ffn, cm(xk), cm(xr), rows(ws.ffn_hidden), gate, out);
-        ops::map(be, x, [](float res, float dx) { return res + dx; }, cm(x), cm(out));
+        channel_mix_block(backend_, blocks_[i].cmix, lerp_convention::current, rows(ws.x), st.entry(5 * i + 4),
+                          {rows(ws.a), rows(ws.prev), rows(ws.xk), rows(ws.xr), rows(ws.ffn_hidden),
+                           rows(ws.r), rows(ws.tmp)});
     }
 
     // §2.2: fold ln0, squeeze, w = −exp(time_decay) in f32, u = time_first as is; no rescaling.
@@ -171,8 +162,6 @@ private:
             const std::string p = "blocks." + std::to_string(i) + ".";
             b.ln1_weight = ld.vector(p + "ln1.weight", C);
             b.ln1_bias = ld.vector(p + "ln1.bias", C);
-            b.ln2_weight = ld.vector(p + "ln2.weight", C);
-            b.ln2_bias = ld.vector(p + "ln2.bias", C);
             b.time_mix_k = ld.vector(p + "att.time_mix_k", C);
             b.time_mix_v = ld.vector(p + "att.time_mix_v", C);
             b.time_mix_r = ld.vector(p + "att.time_mix_r", C);
@@ -182,11 +171,7 @@ private:
             b.value = ld.matrix(p + "att.value.weight", C, C);
             b.receptance = ld.matrix(p + "att.receptance.weight", C, C);
             b.output = ld.matrix(p + "att.output.weight", C, C);
-            b.ffn_time_mix_k = ld.vector(p + "ffn.time_mix_k", C);
-            b.ffn_time_mix_r = ld.vector(p + "ffn.time_mix_r", C);
-            b.ffn.key = ld.matrix(p + "ffn.key.weight", F, C);
-            b.ffn.value = ld.matrix(p + "ffn.value.weight", C, F);
-            b.ffn.receptance = ld.matrix(p + "ffn.receptance.weight", C, C);
+            b.cmix = load_channel_mix_block(ld, p, C, F, "time_mix_k", "time_mix_r");
         }
     }
 };

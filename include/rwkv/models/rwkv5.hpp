@@ -15,6 +15,7 @@
 
 #include "rwkv/core/architecture.hpp"
 #include "rwkv/core/state.hpp"
+#include "rwkv/models/channel_mix_block.hpp"
 #include "rwkv/models/loader.hpp"
 #include "rwkv/models/recurrent_model.hpp"
 #include "rwkv/ops/channel_mix.hpp"
@@ -36,14 +37,13 @@ struct config {
 
 template <class W>
 struct block_weights {
-    std::span<const float> ln1_weight, ln1_bias, ln2_weight, ln2_bias;   // [C]
+    std::span<const float> ln1_weight, ln1_bias;                         // [C]
     std::span<const float> time_mix_k, time_mix_v, time_mix_r, time_mix_g;  // [C] μ weights the current token
     std::span<const float> w;                                            // [H·N] exp(−exp(time_decay)), f32 (§3.2)
     std::span<const float> u;                                            // [H·N] time_faaaa, the bonus, used raw
     const_matrix_view<W> receptance, key, value, gate, output;           // [C, C]
     std::span<const float> ln_x_weight, ln_x_bias;                       // [C]
-    std::span<const float> ffn_time_mix_k, ffn_time_mix_r;               // [C]
-    ops::channel_mix_weights<W> ffn;                                     // key [F, C], value [C, F], receptance [C, C]
+    channel_mix_block_weights<W> cmix;                                   // ln2, ffn.time_mix_k/r, ffn.* (RWKV-4's)
 };
 
 // The official state list (§1.5): per layer [att x_prev (C), kv S[H][key][value], ffn x_prev (C)].
@@ -147,19 +147,10 @@ private:
 
     // Channel mix: RWKV-4's (§3.3).
     void channel_mix(std::size_t i, state& st, workspace& ws, std::size_t T) const {
-        const Backend& be = backend_;
-        const auto& p = blocks_[i];
         auto rows = [T](matrix_view<float> m) { return m.rows_slice(0, T); };
-        const auto x = rows(ws.x), b = rows(ws.a), prev = rows(ws.prev), xk = rows(ws.xk), xr = rows(ws.xr),
-                   gate = rows(ws.r), out = rows(ws.tmp);
-        using cm = const_matrix_view<float>;
-
-        ops::layer_norm(be, x, p.ln2_weight, p.ln2_bias, b);
-        ops::token_shift(be, b, st.entry(3 * i + 2), prev);
-        ops::mix_current(be, b, prev, p.ffn_time_mix_k, xk);
-        ops::mix_current(be, b, prev, p.ffn_time_mix_r, xr);
-        ops::channel_mix(be, p.ffn, cm(xk), cm(xr), rows(ws.ffn_hidden), gate, out);
-        ops::map(be, x, [](float res, float dx) { return res + dx; }, cm(x), cm(out));
+        channel_mix_block(backend_, blocks_[i].cmix, lerp_convention::current, rows(ws.x), st.entry(3 * i + 2),
+                          {rows(ws.a), rows(ws.prev), rows(ws.xk), rows(ws.xr), rows(ws.ffn_hidden),
+                           rows(ws.r), rows(ws.tmp)});
     }
 
     // §3.2: w = exp(−exp(time_decay)) in f32, u = time_faaaa as is.
@@ -191,8 +182,6 @@ private:
             const std::string p = "blocks." + std::to_string(i) + ".";
             b.ln1_weight = ld.vector(p + "ln1.weight", C);
             b.ln1_bias = ld.vector(p + "ln1.bias", C);
-            b.ln2_weight = ld.vector(p + "ln2.weight", C);
-            b.ln2_bias = ld.vector(p + "ln2.bias", C);
             b.time_mix_k = ld.vector(p + "att.time_mix_k", C);
             b.time_mix_v = ld.vector(p + "att.time_mix_v", C);
             b.time_mix_r = ld.vector(p + "att.time_mix_r", C);
@@ -206,11 +195,7 @@ private:
             b.output = ld.matrix(p + "att.output.weight", C, C);
             b.ln_x_weight = ld.vector(p + "att.ln_x.weight", C);
             b.ln_x_bias = ld.vector(p + "att.ln_x.bias", C);
-            b.ffn_time_mix_k = ld.vector(p + "ffn.time_mix_k", C);
-            b.ffn_time_mix_r = ld.vector(p + "ffn.time_mix_r", C);
-            b.ffn.key = ld.matrix(p + "ffn.key.weight", F, C);
-            b.ffn.value = ld.matrix(p + "ffn.value.weight", C, F);
-            b.ffn.receptance = ld.matrix(p + "ffn.receptance.weight", C, C);
+            b.cmix = load_channel_mix_block(ld, p, C, F, "time_mix_k", "time_mix_r");
         }
     }
 };

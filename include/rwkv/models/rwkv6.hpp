@@ -16,6 +16,7 @@
 
 #include "rwkv/core/architecture.hpp"
 #include "rwkv/core/state.hpp"
+#include "rwkv/models/channel_mix_block.hpp"
 #include "rwkv/models/loader.hpp"
 #include "rwkv/models/recurrent_model.hpp"
 #include "rwkv/models/rwkv5.hpp"
@@ -44,7 +45,7 @@ enum ddlerp_target : std::size_t { mix_w = 0, mix_k, mix_v, mix_r, mix_g, ddlerp
 
 template <class W>
 struct block_weights {
-    std::span<const float> ln1_weight, ln1_bias, ln2_weight, ln2_bias;  // [C]
+    std::span<const float> ln1_weight, ln1_bias;                        // [C]
     std::span<const float> maa_x;                                       // [C] time_maa_x
     std::span<const float> maa[ddlerp_targets];                         // [C] time_maa_w, _k, _v, _r, _g
     const_matrix_view<W> maa_w1;                                        // [C, 5·D_mix]
@@ -55,8 +56,7 @@ struct block_weights {
     const_matrix_view<W> receptance, key, value, gate, output;          // [C, C]
     std::span<const float> ln_x_weight, ln_x_bias;                      // [C]
     std::span<const float> time_state;                                  // [H, N, N] or empty (state-tuned models)
-    std::span<const float> ffn_maa_k, ffn_maa_r;                        // [C] μ weights the previous token
-    ops::channel_mix_weights<W> ffn;                                    // key [F, C], value [C, F], receptance [C, C]
+    channel_mix_block_weights<W> cmix;                                  // ln2, ffn.time_maa_k/r, ffn.* (v6 lerp)
 };
 
 struct workspace {
@@ -173,19 +173,10 @@ private:
 
     // Channel mix (§4.3): the RWKV-4 block with the v6 lerp b + (prev − b) ⊙ μ.
     void channel_mix(std::size_t i, state& st, workspace& ws, std::size_t T) const {
-        const Backend& be = backend_;
-        const auto& p = blocks_[i];
-        auto rows = [T](matrix_view<float> mat) { return mat.rows_slice(0, T); };
-        const auto x = rows(ws.x), b = rows(ws.a), prev = rows(ws.prev), xk = rows(ws.xk), xr = rows(ws.xr),
-                   gate = rows(ws.r), out = rows(ws.tmp);
-        using cm = const_matrix_view<float>;
-
-        ops::layer_norm(be, x, p.ln2_weight, p.ln2_bias, b);
-        ops::token_shift(be, b, st.entry(3 * i + 2), prev);
-        ops::mix_previous(be, b, prev, p.ffn_maa_k, xk);
-        ops::mix_previous(be, b, prev, p.ffn_maa_r, xr);
-        ops::channel_mix(be, p.ffn, cm(xk), cm(xr), rows(ws.ffn_hidden), gate, out);
-        ops::map(be, x, [](float res, float dx) { return res + dx; }, cm(x), cm(out));
+        auto rows = [T](matrix_view<float> m) { return m.rows_slice(0, T); };
+        channel_mix_block(backend_, blocks_[i].cmix, lerp_convention::previous, rows(ws.x), st.entry(3 * i + 2),
+                          {rows(ws.a), rows(ws.prev), rows(ws.xk), rows(ws.xr), rows(ws.ffn_hidden),
+                           rows(ws.r), rows(ws.tmp)});
     }
 
     // §4.2: squeeze; u = time_faaaa; LoRA factors applied as x·M, never transposed; ranks from shapes.
@@ -215,8 +206,6 @@ private:
             const std::string p = "blocks." + std::to_string(i) + ".";
             b.ln1_weight = ld.vector(p + "ln1.weight", C);
             b.ln1_bias = ld.vector(p + "ln1.bias", C);
-            b.ln2_weight = ld.vector(p + "ln2.weight", C);
-            b.ln2_bias = ld.vector(p + "ln2.bias", C);
             b.maa_x = ld.vector(p + "att.time_maa_x", C);
             const char* targets[ddlerp_targets] = {"w", "k", "v", "r", "g"};
             for (std::size_t f = 0; f < ddlerp_targets; ++f) b.maa[f] = ld.vector(p + "att.time_maa_" + targets[f], C);
@@ -236,11 +225,7 @@ private:
             b.ln_x_weight = ld.vector(p + "att.ln_x.weight", C);
             b.ln_x_bias = ld.vector(p + "att.ln_x.bias", C);
             if (ld.has(p + "att.time_state")) b.time_state = ld.tensor(p + "att.time_state", {i64(H), i64(N), i64(N)});
-            b.ffn_maa_k = ld.vector(p + "ffn.time_maa_k", C);
-            b.ffn_maa_r = ld.vector(p + "ffn.time_maa_r", C);
-            b.ffn.key = ld.matrix(p + "ffn.key.weight", F, C);
-            b.ffn.value = ld.matrix(p + "ffn.value.weight", C, F);
-            b.ffn.receptance = ld.matrix(p + "ffn.receptance.weight", C, C);
+            b.cmix = load_channel_mix_block(ld, p, C, F, "time_maa_k", "time_maa_r");
         }
     }
 };

@@ -24,6 +24,7 @@
 #include "rwkv/core/tensor.hpp"
 #include "rwkv/io/tensor_file.hpp"
 #include "rwkv/models/detect.hpp"
+#include "rwkv/models/channel_mix_block.hpp"
 #include "rwkv/models/loader.hpp"
 #include "rwkv/models/recurrent_model.hpp"
 #include "rwkv/models/workspace.hpp"
@@ -54,7 +55,6 @@ struct config {
 template <class W>
 struct block_weights {
     std::span<const float> ln1_weight, ln1_bias;  // [C]
-    std::span<const float> ln2_weight, ln2_bias;  // [C]
 
     // Time mix (§5.3).
     std::span<const float> x_r, x_w, x_k, x_v, x_a, x_g;  // [C] token-shift coefficients
@@ -71,9 +71,7 @@ struct block_weights {
     const_matrix_view<W> receptance, key, value, output;   // [C, C]
     std::span<const float> ln_x_weight, ln_x_bias;         // [C] GroupNorm(H) affine
 
-    // Channel mix (§5.3: no receptance in RWKV-7).
-    std::span<const float> ffn_x_k;                        // [C]
-    ops::channel_mix_weights<W> ffn;                       // key [F, C], value [C, F]
+    channel_mix_block_weights<W> cmix;                     // ln2, ffn.x_k, ffn.key/value (§5.3: no receptance)
 };
 
 // The official state list (§1.5): per layer [att x_prev (C), kv S[H][value][key], ffn x_prev (C)].
@@ -231,19 +229,12 @@ private:
         ops::map(be, x, [](float res, float dx) { return res + dx; }, cm(x), cm(tmp));
     }
 
-    // Channel mix of block i (§5.3): x ← x + W_v relu²(W_k (b + (prev − b) ⊙ μ_k)).
+    // Channel mix of block i (§5.3): x ← x + W_v relu²(W_k (b + (prev − b) ⊙ μ_k)), no receptance.
     void channel_mix(std::size_t i, state& st, workspace& ws, std::size_t T) const {
-        const Backend& be = backend_;
-        const auto& p = blocks_[i];
         auto rows = [T](matrix_view<float> m) { return m.rows_slice(0, T); };
-        const auto x = rows(ws.x), bn = rows(ws.a), prev = rows(ws.prev), xk = rows(ws.xk), out = rows(ws.tmp);
-        using cm = const_matrix_view<float>;
-
-        ops::layer_norm(be, x, p.ln2_weight, p.ln2_bias, bn);
-        ops::token_shift(be, bn, st.entry(3 * i + 2), prev);
-        ops::mix_previous(be, bn, prev, p.ffn_x_k, xk);
-        ops::channel_mix(be, p.ffn, cm(xk), cm{}, rows(ws.ffn_hidden), matrix_view<float>{}, out);
-        ops::map(be, x, [](float res, float dx) { return res + dx; }, cm(x), cm(out));
+        channel_mix_block(backend_, blocks_[i].cmix, lerp_convention::previous, rows(ws.x), st.entry(3 * i + 2),
+                          {rows(ws.a), rows(ws.prev), rows(ws.xk), rows(ws.xr), rows(ws.ffn_hidden),
+                           rows(ws.r), rows(ws.tmp)});
     }
 
     static matrix_view<float> lora_rows(workspace& ws, std::size_t T, const ops::lora_weights<weight_type>& l) {
@@ -280,8 +271,6 @@ private:
             const std::string p = "blocks." + std::to_string(i) + ".";
             b.ln1_weight = ld.vector(p + "ln1.weight", C);
             b.ln1_bias = ld.vector(p + "ln1.bias", C);
-            b.ln2_weight = ld.vector(p + "ln2.weight", C);
-            b.ln2_bias = ld.vector(p + "ln2.bias", C);
 
             b.x_r = ld.vector(p + "att.x_r", C);
             b.x_w = ld.vector(p + "att.x_w", C);
@@ -309,9 +298,7 @@ private:
             b.ln_x_weight = ld.vector(p + "att.ln_x.weight", C);
             b.ln_x_bias = ld.vector(p + "att.ln_x.bias", C);
 
-            b.ffn_x_k = ld.vector(p + "ffn.x_k", C);
-            b.ffn.key = ld.matrix(p + "ffn.key.weight", F, C);
-            b.ffn.value = ld.matrix(p + "ffn.value.weight", C, F);
+            b.cmix = load_channel_mix_block(ld, p, C, F, "x_k", nullptr);
         }
     }
 };
