@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <functional>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -16,85 +17,15 @@
 #include <thread>
 #include <vector>
 
+#include "cli_common.hpp"
+#include "embed_commands.hpp"
 #include "rwkv/io/safetensors.hpp"
 #include "rwkv/models/rwkv7_init.hpp"
 #include "rwkv/rwkv.hpp"
 
-namespace fs = std::filesystem;
-
 namespace {
 
-// Exit codes (docs/errors.md).
-enum exit_code : int {
-    exit_ok = 0,
-    exit_other = 1,
-    exit_usage = 2,        // bad command line or invalid argument
-    exit_io = 3,           // file missing / unreadable / unwritable
-    exit_format = 4,       // malformed file
-    exit_model = 5,        // tensors do not form a model we know
-    exit_unsupported = 6,  // valid request this build cannot serve
-    exit_state = 7,        // bad or mismatched state file
-};
-
-std::string read_text_file(const fs::path& p) {
-    std::ifstream f(p, std::ios::binary);
-    if (!f) throw rwkv::io_error(p.string() + ": cannot open");
-    std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    if (f.bad()) throw rwkv::io_error(p.string() + ": read failed");
-    return s;
-}
-
-// A JSON array of integer token ids.
-std::vector<std::int32_t> read_tokens_json(const fs::path& p) {
-    const std::string text = read_text_file(p);
-    nlohmann::json j;
-    try {
-        j = nlohmann::json::parse(text);
-    } catch (const nlohmann::json::exception& e) {
-        throw rwkv::format_error(p.string() + ": not valid JSON (" + std::string(e.what()) + ")");
-    }
-    if (!j.is_array()) throw rwkv::format_error(p.string() + ": expected a JSON array of token ids");
-    std::vector<std::int32_t> out;
-    out.reserve(j.size());
-    for (std::size_t i = 0; i < j.size(); ++i) {
-        const auto& v = j[i];
-        if (!v.is_number_integer())
-            throw rwkv::format_error(p.string() + ": element " + std::to_string(i) + " is not an integer token id");
-        const auto id = v.get<std::int64_t>();
-        if (id < 0 || id > INT32_MAX)
-            throw rwkv::invalid_argument(p.string() + ": token id " + std::to_string(id) + " at position " +
-                                         std::to_string(i) + " is out of range");
-        out.push_back(static_cast<std::int32_t>(id));
-    }
-    return out;
-}
-
-// Writes bytes to `path` through a temporary file in the same folder and a rename.
-void write_atomically(const fs::path& path, const void* data, std::size_t size) {
-    fs::path tmp = path;
-    tmp += ".tmp-rwkv-cli";
-    {
-        std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-        if (!f) throw rwkv::io_error(path.string() + ": cannot write");
-        f.write(static_cast<const char*>(data), static_cast<std::streamsize>(size));
-        f.flush();
-        if (!f) {
-            std::error_code ec;
-            fs::remove(tmp, ec);
-            throw rwkv::io_error(path.string() + ": write failed");
-        }
-    }
-    std::error_code ec;
-    fs::rename(tmp, path, ec);
-    if (ec) {
-        fs::remove(tmp, ec);
-        throw rwkv::io_error(path.string() + ": cannot move output into place (" + ec.message() + ")");
-    }
-}
-
-void check_threads(int threads) {
-    if (threads < 1) throw rwkv::invalid_argument("--threads must be at least 1 (got " + std::to_string(threads) + ")");
-}
+using namespace rwkv_cli;
 
 // ---- eval ----------------------------------------------------------------------------------------
 struct eval_args {
@@ -384,6 +315,10 @@ int main(int argc, char** argv) {
     init->add_flag("--g1-layout", in.g1, "Omit layer 0's v0/v1/v2 (the released G1 layout)");
     init->add_option("--out", in.out, "Output .safetensors")->required();
 
+    // Commands defined in their own headers set `action` when they are the one parsed.
+    std::function<int()> action;
+    add_embed_commands(app, action);
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -412,6 +347,7 @@ int main(int argc, char** argv) {
         if (*tokenize) return run_tokenize(tk_vocab, tk_text, tk_file);
         if (*detokenize) return run_detokenize(dt_vocab, dt_tokens);
         if (*init) return run_init(in);
+        if (action) return action();
     } catch (const rwkv::invalid_argument& e) {
         return fail(exit_usage, e);
     } catch (const rwkv::io_error& e) {

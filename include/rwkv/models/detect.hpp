@@ -30,7 +30,7 @@ inline architecture detect_architecture(const io::tensor_file& f) {
             throw unsupported_error(f.display_name() + ": tensor names contain '" + std::string(variant) +
                                     "', an RWKV variant (DeepEmbed / x060a-c) this library does not run");
 
-    if (!has("emb.weight") || !has("head.weight") || !has("blocks.0.ln1.weight")) {
+    if (!has("emb.weight") || !has("blocks.0.ln1.weight")) {
         std::string found;
         std::size_t shown = 0;
         for (const auto& t : f.tensors()) {
@@ -40,8 +40,8 @@ inline architecture detect_architecture(const io::tensor_file& f) {
             }
             found += (found.empty() ? "" : ", ") + t.name;
         }
-        throw model_error(f.display_name() + ": not an RWKV checkpoint: expected tensors emb.weight, " +
-                          "blocks.0.ln1.weight and head.weight; found " + std::to_string(f.tensors().size()) +
+        throw model_error(f.display_name() + ": not an RWKV checkpoint: expected tensors emb.weight and " +
+                          "blocks.0.ln1.weight; found " + std::to_string(f.tensors().size()) +
                           " tensors" + (found.empty() ? "" : " (" + found + ")"));
     }
     if (has("blocks.0.att.k_k") || has("blocks.0.att.r_k") || has("blocks.0.att.x_r")) return architecture::rwkv7;

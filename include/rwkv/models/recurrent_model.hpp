@@ -39,7 +39,7 @@ template <class W>
 struct io_weights {
     const_matrix_view<float> embedding;                 // [V, C]: LN(emb; ln0), always f32 (§1.3)
     std::span<const float> ln_out_weight, ln_out_bias;  // [C]
-    const_matrix_view<W> head;                          // [V, C]
+    const_matrix_view<W> head;                          // [V, C]; empty for a features-only backbone
 };
 
 template <class Derived, backend Backend, precision::policy Precision, class Config, class Workspace>
@@ -80,6 +80,9 @@ public:
     void forward(std::span<const std::int32_t> tokens, state& st, Workspace& ws, std::span<float> logits,
                  logits_mode mode = logits_mode::last) const {
         check_forward_args(tokens, st, ws, logits, mode, cfg_.n_vocab, *layout_, "forward");
+        if (mode != logits_mode::none && io_.head.empty())
+            throw invalid_argument(source() + ": this model has no head.weight (a features-only backbone): use "
+                                              "forward_features or logits_mode::none");
         const std::size_t V = cfg_.n_vocab;
         for (std::size_t done = 0; done < tokens.size();) {
             const std::size_t n = std::min(ws.capacity, tokens.size() - done);
@@ -97,6 +100,27 @@ public:
             done += n;
         }
     }
+
+    // LN(x; ln_out) at every position ([T, C] row-major) instead of logits: the features that
+    // embedding models pool. Works without a head. Allocates nothing.
+    void forward_features(std::span<const std::int32_t> tokens, state& st, Workspace& ws,
+                          std::span<float> features) const {
+        check_forward_args(tokens, st, ws, {}, logits_mode::none, cfg_.n_vocab, *layout_, "forward_features");
+        const std::size_t C = cfg_.n_embd;
+        if (features.size() < tokens.size() * C)
+            throw invalid_argument("forward_features: output holds " + std::to_string(features.size()) +
+                                   " floats, needs " + std::to_string(tokens.size() * C));
+        for (std::size_t done = 0; done < tokens.size();) {
+            const std::size_t n = std::min(ws.capacity, tokens.size() - done);
+            run_chunk(tokens.subspan(done, n), st, ws);
+            const auto& be = backend_;
+            ops::layer_norm(be, ws.x.rows_slice(0, n), io_.ln_out_weight, io_.ln_out_bias,
+                            matrix_view<float>(features.data() + done * C, n, C));
+            done += n;
+        }
+    }
+
+    bool has_head() const noexcept { return !io_.head.empty(); }
 
     // Convenience: allocates its own workspace and logits.
     std::vector<float> forward(std::span<const std::int32_t> tokens, state& st,
@@ -147,7 +171,7 @@ protected:
         io_.embedding = const_matrix_view<float>(ld.keep(std::move(emb)).data(), cfg_.n_vocab, C);
         io_.ln_out_weight = ld.vector("ln_out.weight", C);
         io_.ln_out_bias = ld.vector("ln_out.bias", C);
-        io_.head = ld.matrix("head.weight", cfg_.n_vocab, C);
+        if (ld.has("head.weight")) io_.head = ld.matrix("head.weight", cfg_.n_vocab, C);
     }
 
     // The shape of a tensor whose rank and positivity are checked; dims read from it.
@@ -163,18 +187,23 @@ protected:
     }
 
 private:
-    void forward_chunk(std::span<const std::int32_t> tokens, state& st, Workspace& ws, std::span<float> logits,
-                       logits_mode mode) const {
+    // x = E[tokens]; every block; the residual stream is left in ws.x.
+    void run_chunk(std::span<const std::int32_t> tokens, state& st, Workspace& ws) const {
         const auto& self = static_cast<const Derived&>(*this);
-        const Backend& be = backend_;
         const std::size_t T = tokens.size();
-        const matrix_view<float> x = ws.x.rows_slice(0, T);
-
-        ops::embedding(be, io_.embedding, tokens, x);
+        ops::embedding(backend_, io_.embedding, tokens, ws.x.rows_slice(0, T));
         for (std::size_t i = 0; i < cfg_.n_layer; ++i) {
             self.time_mix(i, st, ws, T);
             self.channel_mix(i, st, ws, T);
         }
+    }
+
+    void forward_chunk(std::span<const std::int32_t> tokens, state& st, Workspace& ws, std::span<float> logits,
+                       logits_mode mode) const {
+        const Backend& be = backend_;
+        const std::size_t T = tokens.size();
+        const matrix_view<float> x = ws.x.rows_slice(0, T);
+        run_chunk(tokens, st, ws);
         if (mode == logits_mode::none) return;
 
         // logits = head · LN(x; ln_out), for every row or only the last.
