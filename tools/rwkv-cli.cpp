@@ -52,11 +52,10 @@ int run_eval(const eval_args& a) {
         prefill = static_cast<std::size_t>(*a.prefill);
     }
 
-    const auto model = rwkv::any_model::open(a.model, {a.precision, a.backend});
+    rwkv::open_options opt{a.precision, a.backend, a.config};
+    opt.max_context = std::max<std::size_t>(opt.max_context, T);
+    const auto model = rwkv::any_model::open(a.model, opt);
     const auto info = model.summary();
-    if (!a.config.empty() && info.arch != rwkv::architecture::goldfinch)
-        throw rwkv::invalid_argument("--config is only for GoldFinch checkpoints; " + a.model + " is " +
-                                     std::string(rwkv::architecture_name(info.arch)));
     const std::size_t V = info.n_vocab;
     std::vector<float> logits(T * V);
     auto st = model.make_state();
@@ -160,7 +159,7 @@ int run_generate(generate_args a) {
     check_threads(a.threads);
     if (a.n < 0) throw rwkv::invalid_argument("-n must be ≥ 0 (got " + std::to_string(a.n) + ")");
     const auto file = rwkv::io::tensor_file::open(a.model);
-    const auto model = rwkv::any_model::open(a.model, {a.precision, a.backend});
+    const auto model = rwkv::any_model::open(a.model, {a.precision, a.backend, {}, 4096});
     const auto info = model.summary();
     const auto tok = load_tokenizer(a.vocab, &file, info.n_vocab);
     if (static_cast<std::size_t>(tok.vocab_size()) > info.n_vocab)

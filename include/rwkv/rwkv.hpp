@@ -5,6 +5,7 @@
 
 #include "rwkv/generate/sampler.hpp"
 #include "rwkv/models/any.hpp"
+#include "rwkv/goldfinch.hpp"
 #include "rwkv/rwkv4.hpp"
 #include "rwkv/rwkv5.hpp"
 #include "rwkv/rwkv6.hpp"

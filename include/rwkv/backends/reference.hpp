@@ -2,6 +2,7 @@
 #pragma once
 
 #include "rwkv/backends/reference/embedding.hpp"
+#include "rwkv/backends/reference/gold_attention.hpp"
 #include "rwkv/backends/reference/linear.hpp"
 #include "rwkv/backends/reference/map.hpp"
 #include "rwkv/backends/reference/norm.hpp"

@@ -6,7 +6,9 @@
 // by each architecture from its dimensions, so two states are compatible iff their layouts are equal.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
@@ -35,6 +37,8 @@ struct state_layout {
     std::size_t head_size = 0;  // likewise
     std::vector<state_entry> entries;
     std::size_t total = 0;  // floats
+    // Floats per token of a growing context cache (GoldFinch's compressed keys); 0 = none.
+    std::size_t cache_width = 0;
 
     void add(std::string name, std::vector<std::size_t> shape) {
         std::size_t count = 1;
@@ -47,13 +51,19 @@ struct state_layout {
     std::string describe() const {
         return std::string(architecture_name(arch)) + " (n_layer " + std::to_string(n_layer) + ", n_embd " +
                std::to_string(n_embd) + ", n_head " + std::to_string(n_head) + ", head_size " +
-               std::to_string(head_size) + ", " + std::to_string(total) + " floats)";
+               std::to_string(head_size) + ", " + std::to_string(total) + " floats" +
+               (cache_width ? ", cache " + std::to_string(cache_width) + " floats/token" : std::string()) + ")";
     }
 };
 
 class state {
     std::shared_ptr<const state_layout> layout_;
     aligned_buffer<float> values_;
+    // The growing context cache (layout().cache_width > 0 only): one row of cache_width floats and
+    // one token id per past token. Appending within the reserved capacity never allocates.
+    std::vector<float> cache_values_;
+    std::vector<std::int32_t> cache_tokens_;
+    std::size_t cache_capacity_ = 0;
 
 public:
     state() = default;
@@ -82,6 +92,44 @@ public:
 
     // A copy is an independent fork.
     state fork() const { return *this; }
+
+    // ---- context cache (architectures with layout().cache_width > 0) ----
+    std::size_t cache_size() const noexcept { return cache_tokens_.size(); }
+    std::size_t cache_capacity() const noexcept { return cache_capacity_; }
+    std::span<const float> cache_values() const noexcept { return cache_values_; }
+    std::span<const std::int32_t> cache_tokens() const noexcept { return cache_tokens_; }
+    std::span<const float> cache_row(std::size_t j) const noexcept {
+        return std::span<const float>(cache_values_).subspan(j * layout_->cache_width, layout_->cache_width);
+    }
+
+    // Grows the capacity (allocates; call it outside the decode loop).
+    void reserve_cache(std::size_t tokens) {
+        if (!layout_ || layout_->cache_width == 0) return;
+        cache_values_.reserve(tokens * layout_->cache_width);
+        cache_tokens_.reserve(tokens);
+        cache_capacity_ = std::max(cache_capacity_, tokens);
+    }
+
+    // Appends rows; throws state_error past the reserved capacity (so a step never allocates).
+    void append_cache(std::span<const float> rows, std::span<const std::int32_t> tokens) {
+        const std::size_t w = layout().cache_width;
+        if (rows.size() != tokens.size() * w) throw invalid_argument("state: cache rows do not match the token count");
+        if (cache_size() + tokens.size() > cache_capacity_)
+            throw state_error("state: context cache full (" + std::to_string(cache_capacity_) +
+                              " tokens reserved, " + std::to_string(cache_size() + tokens.size()) +
+                              " needed): call reserve_cache() with a larger capacity");
+        cache_values_.insert(cache_values_.end(), rows.begin(), rows.end());
+        cache_tokens_.insert(cache_tokens_.end(), tokens.begin(), tokens.end());
+    }
+
+    // Restores a cache (state files); capacity grows as needed.
+    void set_cache(std::vector<float> rows, std::vector<std::int32_t> tokens) {
+        if (rows.size() != tokens.size() * layout().cache_width)
+            throw state_error("state: cache rows do not match the token count");
+        cache_values_ = std::move(rows);
+        cache_tokens_ = std::move(tokens);
+        reserve_cache(std::max(cache_capacity_, cache_tokens_.size()));
+    }
 
     // Throws state_error unless this state was made for `expected`.
     void require_layout(const state_layout& expected, std::string_view who) const {

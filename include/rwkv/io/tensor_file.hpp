@@ -10,7 +10,9 @@
 #include <cstddef>
 #include <filesystem>
 #include <functional>
+#include <initializer_list>
 #include <map>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -63,9 +65,57 @@ public:
         throw model_error(name_ + ": missing tensor '" + detail::printable(name) + "'");
     }
 
+    // The tensors whose names start with `prefix`, with the prefix stripped, as a tensor_file of
+    // their own; it shares this file's mapping, which stays valid after *this is gone. Splits a
+    // composite checkpoint into its parts (EmbeddingRWKV: "rwkv." backbone and "head." task heads;
+    // its reranker: "reranker."). `renames` then maps stripped names to new ones (legacy aliases);
+    // a renamed tensor replaces one that already has the new name. Metadata is kept; display_name()
+    // becomes "FILE (tensors under 'PREFIX')" so errors still point at the real tensor names.
+    tensor_file select_prefix(std::string_view prefix,
+                              std::initializer_list<std::pair<std::string_view, std::string_view>> renames = {}) const {
+        std::vector<tensor_entry> picked;
+        std::vector<bool> renamed;
+        for (const auto& t : tensors_) {
+            if (!std::string_view(t.name).starts_with(prefix)) continue;
+            tensor_entry e = t;
+            e.name.erase(0, prefix.size());
+            bool was_renamed = false;
+            for (const auto& [from, to] : renames) {
+                if (e.name == from) {
+                    e.name = std::string(to);
+                    was_renamed = true;
+                    break;
+                }
+            }
+            picked.push_back(std::move(e));
+            renamed.push_back(was_renamed);
+        }
+        std::vector<tensor_entry> kept;
+        kept.reserve(picked.size());
+        for (std::size_t i = 0; i < picked.size(); ++i) {
+            bool replaced = false;
+            for (std::size_t j = 0; j < picked.size() && !replaced; ++j)
+                replaced = j != i && renamed[j] && !renamed[i] && picked[j].name == picked[i].name;
+            if (!replaced) kept.push_back(std::move(picked[i]));
+        }
+        return tensor_file(file_, name_ + " (tensors under '" + detail::printable(prefix) + "')", format_,
+                           std::move(kept), metadata_);
+    }
+
 private:
-    tensor_file(mapped_file file, std::string display_name) : file_(std::move(file)), name_(std::move(display_name)) {
-        const auto data = file_.bytes();
+    tensor_file(std::shared_ptr<const mapped_file> file, std::string display_name, std::string_view format,
+                std::vector<tensor_entry> tensors, std::map<std::string, std::string, std::less<>> metadata)
+        : file_(std::move(file)),
+          name_(std::move(display_name)),
+          format_(format),
+          tensors_(std::move(tensors)),
+          metadata_(std::move(metadata)) {
+        build_index();
+    }
+
+    tensor_file(mapped_file file, std::string display_name)
+        : file_(std::make_shared<const mapped_file>(std::move(file))), name_(std::move(display_name)) {
+        const auto data = file_->bytes();
         if (looks_like_zip(data)) {
             format_ = "pth";
             tensors_ = read_pth(data, name_);
@@ -78,6 +128,11 @@ private:
             throw format_error(name_ +
                                ": not a PyTorch checkpoint (.pth zip) or a .safetensors file: " + describe(data));
         }
+        build_index();
+    }
+
+    // by_name_ sorted by name; two tensors of one name are a format_error.
+    void build_index() {
         by_name_.resize(tensors_.size());
         for (std::size_t i = 0; i < by_name_.size(); ++i) by_name_[i] = i;
         std::sort(by_name_.begin(), by_name_.end(),
@@ -107,7 +162,7 @@ private:
         return s + " (" + std::to_string(data.size()) + " bytes)";
     }
 
-    mapped_file file_;
+    std::shared_ptr<const mapped_file> file_;  // shared by the files select_prefix() makes
     std::string name_;
     std::string_view format_;
     std::vector<tensor_entry> tensors_;

@@ -20,6 +20,7 @@
 #include "rwkv/core/state.hpp"
 #include "rwkv/io/tensor_file.hpp"
 #include "rwkv/models/detect.hpp"
+#include "rwkv/models/goldfinch.hpp"
 #include "rwkv/models/rwkv4.hpp"
 #include "rwkv/models/rwkv5.hpp"
 #include "rwkv/models/rwkv6.hpp"
@@ -31,6 +32,8 @@ namespace rwkv {
 struct open_options {
     std::string precision = "f32";        // f32 | bf16 | f16
     std::string backend = "reference";    // reference
+    std::string goldfinch_config;         // optional official {"model": {...}} JSON (GoldFinch only)
+    std::size_t max_context = 4096;       // GoldFinch: tokens of context cache reserved per state
 };
 
 struct model_summary {
@@ -82,8 +85,15 @@ class any_model {
     std::string source_;
 
     template <class Backend, class Precision>
-    static std::unique_ptr<const concept_t> make(architecture arch, io::tensor_file file) {
+    static std::unique_ptr<const concept_t> make(architecture arch, io::tensor_file file, const open_options& opt) {
         switch (arch) {
+            case architecture::goldfinch: {
+                goldfinch::options g;
+                if (!opt.goldfinch_config.empty()) g = goldfinch::read_config(opt.goldfinch_config);
+                g.max_context = opt.max_context;
+                return std::make_unique<model_t<goldfinch::model<Backend, Precision>>>(
+                    goldfinch::model<Backend, Precision>(std::move(file), g));
+            }
             case architecture::rwkv4:
                 return std::make_unique<model_t<rwkv4::model<Backend, Precision>>>(
                     rwkv4::model<Backend, Precision>(std::move(file)));
@@ -113,14 +123,17 @@ public:
             throw invalid_argument("unknown backend '" + opt.backend + "' (built: reference)");
         auto file = io::tensor_file::open(path);
         const architecture arch = detect_architecture(file);
+        if (!opt.goldfinch_config.empty() && arch != architecture::goldfinch)
+            throw invalid_argument("a GoldFinch config was given, but " + file.display_name() + " is " +
+                                   std::string(architecture_name(arch)));
         any_model m;
         m.source_ = file.display_name();
         if (opt.precision == "f32")
-            m.impl_ = make<backends::reference, precision::f32>(arch, std::move(file));
+            m.impl_ = make<backends::reference, precision::f32>(arch, std::move(file), opt);
         else if (opt.precision == "bf16")
-            m.impl_ = make<backends::reference, precision::bf16>(arch, std::move(file));
+            m.impl_ = make<backends::reference, precision::bf16>(arch, std::move(file), opt);
         else if (opt.precision == "f16")
-            m.impl_ = make<backends::reference, precision::f16>(arch, std::move(file));
+            m.impl_ = make<backends::reference, precision::f16>(arch, std::move(file), opt);
         else if (opt.precision == "int8" || opt.precision == "int4")
             throw unsupported_error("precision '" + opt.precision + "' is not available in this build (f32, bf16, f16)");
         else

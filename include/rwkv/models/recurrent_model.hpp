@@ -6,7 +6,8 @@
 //
 // plus chunked sequence mode, argument checks, states and workspaces. An architecture derives
 // from recurrent_model (CRTP) and provides `time_mix(i, state, workspace, T)`,
-// `channel_mix(i, state, workspace, T)` and optionally `initialize_state(state&)`.
+// `channel_mix(i, state, workspace, T)` and optionally `initialize_state(state&)` and
+// `begin_chunk(tokens, state, workspace)` (called before the blocks of each chunk).
 #pragma once
 
 #include <algorithm>
@@ -191,6 +192,7 @@ private:
     void run_chunk(std::span<const std::int32_t> tokens, state& st, Workspace& ws) const {
         const auto& self = static_cast<const Derived&>(*this);
         const std::size_t T = tokens.size();
+        if constexpr (requires { self.begin_chunk(tokens, st, ws); }) self.begin_chunk(tokens, st, ws);
         ops::embedding(backend_, io_.embedding, tokens, ws.x.rows_slice(0, T));
         for (std::size_t i = 0; i < cfg_.n_layer; ++i) {
             self.time_mix(i, st, ws, T);

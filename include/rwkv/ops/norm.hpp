@@ -3,6 +3,7 @@
 //   LN(x)  = (x − mean) / sqrt(var + eps) · γ + β     over all C channels, biased variance, eps 1e-5
 //   GN_H(x): the same per group of C/H contiguous channels, eps 64e-5 for every ln_x (spec §6 item 2)
 //   normalize(x) = x / max(‖x‖₂, 1e-12) per group       (RWKV-7's removal key κ̂, torch F.normalize)
+//   RMS(x) = x / (‖x‖₂/√n + 1e-8), no weight            (GoldFinch, goldfinch-spec §1.1: eps outside the root)
 #pragma once
 
 #include <cassert>
@@ -17,6 +18,7 @@ namespace rwkv::ops {
 inline constexpr float layer_norm_eps = 1e-5f;
 inline constexpr float group_norm_eps = 64e-5f;  // = 1e-5 · head_size_divisor² (8²), spec §3.3
 inline constexpr float l2_norm_eps = 1e-12f;
+inline constexpr float rms_norm_eps = 1e-8f;
 
 template <class Backend>
 struct norm_kernel {
@@ -43,6 +45,13 @@ template <backend Backend>
 void l2_normalize_groups(const Backend& be, matrix_view<float> x, std::size_t n, float eps = l2_norm_eps) {
     assert(n > 0 && x.cols % n == 0);
     norm_kernel<Backend>::l2_normalize_groups(be, x, n, eps);
+}
+
+// y[t] = x[t] / (‖x[t]‖₂ / √cols + eps). y may alias x.
+template <backend Backend>
+void rms_norm(const Backend& be, const_matrix_view<float> x, matrix_view<float> y, float eps = rms_norm_eps) {
+    assert(x.rows == y.rows && x.cols == y.cols);
+    norm_kernel<Backend>::rms_norm(be, x, y, eps);
 }
 
 }  // namespace rwkv::ops

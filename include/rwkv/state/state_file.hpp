@@ -8,6 +8,8 @@
 //                    "entries": [{"name", "shape"}...], "dtype": "f32"}
 //   u64       number of floats F (must equal the sum of the entries)
 //   F × f32   the state values in the official state-list order
+//   u64       cached tokens M (0 unless the header's "cache_width" W > 0: GoldFinch)
+//   M × i32   their token ids, then M·W × f32 their cache rows
 //   u32       CRC-32 (IEEE) of every byte before it
 // Loading checks each field against the file size before reading it, verifies the checksum, and
 // rebuilds the layout from the header; a model then refuses a state whose layout is not its own.
@@ -69,6 +71,7 @@ inline std::vector<std::byte> serialize_state(const state& s) {
                              {"n_embd", L.n_embd},
                              {"n_head", L.n_head},
                              {"head_size", L.head_size},
+                             {"cache_width", L.cache_width},
                              {"dtype", "f32"}};
     auto& entries = header["entries"] = nlohmann::json::array();
     for (const auto& e : L.entries) entries.push_back({{"name", e.name}, {"shape", e.shape}});
@@ -85,6 +88,11 @@ inline std::vector<std::byte> serialize_state(const state& s) {
     detail::append_pod(out, static_cast<std::uint64_t>(L.total));
     const auto values = std::as_bytes(s.values());
     out.insert(out.end(), values.begin(), values.end());
+    detail::append_pod(out, static_cast<std::uint64_t>(s.cache_size()));
+    const auto tokens = std::as_bytes(s.cache_tokens());
+    out.insert(out.end(), tokens.begin(), tokens.end());
+    const auto rows = std::as_bytes(s.cache_values());
+    out.insert(out.end(), rows.begin(), rows.end());
     detail::append_pod(out, detail::crc32_update(0, out));
     return out;
 }
@@ -125,7 +133,18 @@ inline state deserialize_state(std::span<const std::byte> bytes, const std::stri
     if (count > (bytes.size() - pos) / 4) throw fail("truncated state file: header promises " + std::to_string(count) + " floats");
     const std::size_t values_at = pos;
     pos += static_cast<std::size_t>(count) * 4;
-    const std::size_t crc_at = pos;
+    need(8, "cache token count");
+    std::uint64_t cached;
+    std::memcpy(&cached, bytes.data() + pos, 8);
+    pos += 8;
+    const std::size_t cache_at = pos;
+    if (cached > (bytes.size() - pos) / 4) throw fail("truncated state file: header promises " + std::to_string(cached) + " cached tokens");
+    pos += static_cast<std::size_t>(cached) * 4;
+    const std::size_t crc_at_min = pos;
+    if (bytes.size() - pos < 4) throw fail("truncated state file: no checksum");
+    const std::size_t crc_at = bytes.size() - 4;  // the cache rows run up to the checksum
+    const std::size_t cache_row_bytes = crc_at - crc_at_min;
+    pos = crc_at;
     const std::uint32_t stored_crc = read_u32("checksum");
     if (pos != bytes.size()) throw fail("trailing bytes after the checksum");
     if (detail::crc32_update(0, bytes.first(crc_at)) != stored_crc) throw fail("checksum mismatch: the file is corrupted");
@@ -142,6 +161,7 @@ inline state deserialize_state(std::span<const std::byte> bytes, const std::stri
         layout->n_embd = h.at("n_embd").get<std::size_t>();
         layout->n_head = h.at("n_head").get<std::size_t>();
         layout->head_size = h.at("head_size").get<std::size_t>();
+        layout->cache_width = h.value("cache_width", std::size_t{0});
         const auto& entries = h.at("entries");
         if (!entries.is_array() || entries.size() > count + 1) throw fail("bad entry list");
         for (const auto& e : entries) {
@@ -159,8 +179,20 @@ inline state deserialize_state(std::span<const std::byte> bytes, const std::stri
     }
     if (layout->total != count)
         throw fail("entries hold " + std::to_string(layout->total) + " floats but the payload has " + std::to_string(count));
+    const std::size_t width = layout->cache_width;
+    if (width > (1u << 20)) throw fail("implausible cache width " + std::to_string(width));
+    if ((width == 0 && cached != 0) || cache_row_bytes != static_cast<std::size_t>(cached) * width * 4)
+        throw fail("cache section holds " + std::to_string(cache_row_bytes) + " bytes, expected " +
+                   std::to_string(cached) + " tokens × " + std::to_string(width) + " floats");
     state s(std::move(layout));
     std::memcpy(s.values().data(), bytes.data() + values_at, static_cast<std::size_t>(count) * 4);
+    if (cached > 0) {
+        std::vector<std::int32_t> tokens(static_cast<std::size_t>(cached));
+        std::memcpy(tokens.data(), bytes.data() + cache_at, tokens.size() * 4);
+        std::vector<float> rows(tokens.size() * width);
+        std::memcpy(rows.data(), bytes.data() + crc_at_min, rows.size() * 4);
+        s.set_cache(std::move(rows), std::move(tokens));
+    }
     return s;
 }
 

@@ -32,6 +32,15 @@ struct norm_kernel<backends::reference> {
         }
     }
 
+    static void rms_norm(const backends::reference&, const_matrix_view<float> x, matrix_view<float> y, float eps) {
+        for (std::size_t t = 0; t < x.rows; ++t) {
+            double sq = 0.0;
+            for (std::size_t c = 0; c < x.cols; ++c) sq += static_cast<double>(x(t, c)) * x(t, c);
+            const double rms = std::sqrt(sq / static_cast<double>(x.cols)) + static_cast<double>(eps);
+            for (std::size_t c = 0; c < x.cols; ++c) y(t, c) = static_cast<float>(x(t, c) / rms);
+        }
+    }
+
     static void l2_normalize_groups(const backends::reference&, matrix_view<float> x, std::size_t n, float eps) {
         for (std::size_t t = 0; t < x.rows; ++t) {
             for (std::size_t c0 = 0; c0 < x.cols; c0 += n) {
