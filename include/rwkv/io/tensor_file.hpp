@@ -74,18 +74,19 @@ public:
     tensor_file select_prefix(std::string_view prefix,
                               std::initializer_list<std::pair<std::string_view, std::string_view>> renames = {}) const {
         std::vector<tensor_entry> picked;
-        std::vector<bool> renamed;
+        std::vector<char> renamed;              // per picked entry
+        std::vector<std::string_view> targets;  // the names renames gave
         for (const auto& t : tensors_) {
             if (!std::string_view(t.name).starts_with(prefix)) continue;
             tensor_entry e = t;
             e.name.erase(0, prefix.size());
-            bool was_renamed = false;
+            char was_renamed = 0;
             for (const auto& [from, to] : renames) {
-                if (e.name == from) {
-                    e.name = std::string(to);
-                    was_renamed = true;
-                    break;
-                }
+                if (e.name != from) continue;
+                e.name = std::string(to);
+                targets.push_back(to);
+                was_renamed = 1;
+                break;
             }
             picked.push_back(std::move(e));
             renamed.push_back(was_renamed);
@@ -93,10 +94,9 @@ public:
         std::vector<tensor_entry> kept;
         kept.reserve(picked.size());
         for (std::size_t i = 0; i < picked.size(); ++i) {
-            bool replaced = false;
-            for (std::size_t j = 0; j < picked.size() && !replaced; ++j)
-                replaced = j != i && renamed[j] && !renamed[i] && picked[j].name == picked[i].name;
-            if (!replaced) kept.push_back(std::move(picked[i]));
+            // A tensor that already had a rename's target name gives way to the renamed one.
+            if (!renamed[i] && std::find(targets.begin(), targets.end(), picked[i].name) != targets.end()) continue;
+            kept.push_back(std::move(picked[i]));
         }
         return tensor_file(file_, name_ + " (tensors under '" + detail::printable(prefix) + "')", format_,
                            std::move(kept), metadata_);
