@@ -90,6 +90,29 @@ TEST_CASE("goldfinch chunked prefill with a non-empty cache equals one-shot", "[
     }
 }
 
+TEST_CASE("goldfinch prefill for the last logits runs GOLD on a window and stays exact", "[goldfinch]") {
+    if (rwkv_test::shared_golden_dir().empty()) {
+        WARN("shared goldens not found: skipping");
+        return;
+    }
+    const auto m = goldfinch::model<>::load(golden("goldfinch-c128-l3.pth"));
+    const auto tokens = golden_tokens();
+    const auto one_shot = rwkv_test::read_f32(golden("goldfinch-c128-l3.logits.f32"));
+    const std::size_t V = m.cfg().n_vocab;
+    for (std::size_t prefill : {4, 17, 30}) {  // W = 2·n_g + 1 = 3 rows of GOLD work
+        auto st = m.make_state();
+        auto ws = m.make_workspace(32);
+        std::vector<float> logits(V);
+        m.forward(std::span(tokens).first(prefill), st, ws, logits, logits_mode::last);
+        INFO("prefill " << prefill);
+        CHECK(max_abs_diff(logits, std::span(one_shot).subspan((prefill - 1) * V, V)) <= 1e-4f);
+        for (std::size_t t = prefill; t < tokens.size(); ++t) {
+            m.forward(std::span(tokens).subspan(t, 1), st, ws, logits, logits_mode::last);
+            CHECK(max_abs_diff(logits, std::span(one_shot).subspan(t * V, V)) <= 1e-4f);
+        }
+    }
+}
+
 TEST_CASE("goldfinch cache: compressed keys and token ids only, saved and forked with the state", "[goldfinch][state]") {
     if (rwkv_test::shared_golden_dir().empty()) {
         WARN("shared goldens not found: skipping");

@@ -15,7 +15,9 @@
 // 1 − w); GOLD attention is ops::gold_attention with the bottom-right causal mask.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
+#include <utility>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -169,6 +171,7 @@ inline std::size_t cache_bytes_per_token(const config& c) { return 4 * c.compres
 struct workspace {
     std::size_t capacity = 0;
     std::span<const std::int32_t> tokens;  // the current chunk (set by begin_chunk)
+    std::size_t gold_first = 0, gold_rows = 0;  // the rows GOLD blocks run on (all, or the last 2·n_g + 1)
     scratch_arena arena;
     // [T, C]
     matrix_view<float> x, a, prev, d, z, xk, xr, m, r, k, v, v2, w, y, tmp;
@@ -234,12 +237,28 @@ private:
 
     void initialize_state(state& st) const { st.reserve_cache(cfg_.max_context); }
 
-    void begin_chunk(std::span<const std::int32_t> tokens, state& st, workspace& ws) const {
+    // When only the last row is read, GOLD blocks run on the last W = 2·n_g + 1 rows only, from zero
+    // GOLD shift states: each GOLD block looks one row back twice (query and channel-mix shifts), so
+    // the last row and the final shift states are exactly those of a full run (spec §5.2).
+    void begin_chunk(std::span<const std::int32_t> tokens, state& st, workspace& ws, bool all_rows) const {
         if (st.cache_size() + tokens.size() > std::min(st.cache_capacity(), cfg_.max_context))
             throw state_error("goldfinch: context of " + std::to_string(st.cache_size() + tokens.size()) +
                               " tokens exceeds the reserved " + std::to_string(std::min(st.cache_capacity(), cfg_.max_context)) +
                               " (options::max_context / state::reserve_cache)");
         ws.tokens = tokens;
+        const std::size_t T = tokens.size(), window = 2 * (cfg_.n_layer - cfg_.n_c2) + 1;
+        ws.gold_first = (!all_rows && T > window) ? T - window : 0;
+        ws.gold_rows = T - ws.gold_first;
+        if (ws.gold_first > 0)
+            for (std::size_t i = cfg_.n_c2; i < cfg_.n_layer; ++i) {
+                std::ranges::fill(st.entry(att_entry_[i]), 0.0f);
+                std::ranges::fill(st.entry(ffn_entry_[i]), 0.0f);
+            }
+    }
+
+    // The rows block i runs on: every row for Finch-C2 blocks, the GOLD window for GOLD blocks.
+    std::pair<std::size_t, std::size_t> block_rows(std::size_t i, const workspace& ws, std::size_t T) const {
+        return i < cfg_.n_c2 ? std::pair<std::size_t, std::size_t>{0, T} : std::pair{ws.gold_first, ws.gold_rows};
     }
 
     void time_mix(std::size_t i, state& st, workspace& ws, std::size_t T) const {
@@ -252,7 +271,8 @@ private:
     }
 
     void channel_mix(std::size_t i, state& st, workspace& ws, std::size_t T) const {
-        auto rows = [T](matrix_view<float> mat) { return mat.rows_slice(0, T); };
+        const auto [first, n] = block_rows(i, ws, T);
+        auto rows = [first, n](matrix_view<float> mat) { return mat.rows_slice(first, n); };
         channel_mix_block(backend_, blocks_[i].cmix, lerp_convention::previous, rows(ws.x), st.entry(ffn_entry_[i]),
                           {rows(ws.a), rows(ws.prev), rows(ws.xk), rows(ws.xr), rows(ws.ffn_hidden), rows(ws.r),
                            rows(ws.tmp)});
@@ -370,15 +390,16 @@ private:
         ops::layer_norm(be, cm(k), p.ln_k_weight, p.ln_k_bias, k);
         ops::layer_norm(be, cm(v), p.ln_v_weight, p.ln_v_bias, v);
 
-        // Queries for this chunk: q = LN_q(W_q (a + δ ⊙ (μ_q + tanh((a + δ ⊙ μ_x) Q1) Q2))).
-        auto rows = [T](matrix_view<float> mat) { return mat.rows_slice(0, T); };
+        // Queries for this chunk (its GOLD window): q = LN_q(W_q (a + δ ⊙ (μ_q + tanh((a + δ ⊙ μ_x) Q1) Q2))).
+        const auto [first, Tq] = block_rows(i, ws, T);
+        auto rows = [first, Tq](matrix_view<float> mat) { return mat.rows_slice(first, Tq); };
         const auto x = rows(ws.x), a = rows(ws.a), aprev = rows(ws.prev), d = rows(ws.d), zq = rows(ws.z),
                    m = rows(ws.m), q = rows(ws.r), xq = rows(ws.xk), y = rows(ws.y), out = rows(ws.tmp);
         ops::layer_norm(be, x, blk.ln1_weight, blk.ln1_bias, a);
         ops::token_shift(be, a, st.entry(att_entry_[i]), aprev);
         ops::map(be, d, [](float pv, float cur) { return pv - cur; }, cm(aprev), cm(a));
         ops::map(be, zq, [](float cur, float dd, float mu) { return cur + dd * mu; }, cm(a), cm(d), p.maa_x);
-        ops::lora(be, cm(zq), p.q_lora, ops::lora_activation::tanh, matrix_view<float>(ws.hidden.data, T, cfg_.rank_q), m);
+        ops::lora(be, cm(zq), p.q_lora, ops::lora_activation::tanh, matrix_view<float>(ws.hidden.data, Tq, cfg_.rank_q), m);
         ops::map(be, xq, [](float cur, float dd, float mu, float lora) { return cur + dd * (mu + lora); }, cm(a), cm(d),
                  p.maa_q, cm(m));
         ops::linear(be, p.query, cm(xq), q);

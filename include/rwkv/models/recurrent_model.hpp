@@ -7,7 +7,8 @@
 // plus chunked sequence mode, argument checks, states and workspaces. An architecture derives
 // from recurrent_model (CRTP) and provides `time_mix(i, state, workspace, T)`,
 // `channel_mix(i, state, workspace, T)` and optionally `initialize_state(state&)` and
-// `begin_chunk(tokens, state, workspace)` (called before the blocks of each chunk).
+// `begin_chunk(tokens, state, workspace, all_rows)` (called before the blocks of each chunk;
+// all_rows is false when only the last row's output is read).
 #pragma once
 
 #include <algorithm>
@@ -113,7 +114,7 @@ public:
                                    " floats, needs " + std::to_string(tokens.size() * C));
         for (std::size_t done = 0; done < tokens.size();) {
             const std::size_t n = std::min(ws.capacity, tokens.size() - done);
-            run_chunk(tokens.subspan(done, n), st, ws);
+            run_chunk(tokens.subspan(done, n), st, ws, true);
             const auto& be = backend_;
             ops::layer_norm(be, ws.x.rows_slice(0, n), io_.ln_out_weight, io_.ln_out_bias,
                             matrix_view<float>(features.data() + done * C, n, C));
@@ -189,10 +190,11 @@ protected:
 
 private:
     // x = E[tokens]; every block; the residual stream is left in ws.x.
-    void run_chunk(std::span<const std::int32_t> tokens, state& st, Workspace& ws) const {
+    void run_chunk(std::span<const std::int32_t> tokens, state& st, Workspace& ws, bool all_rows) const {
         const auto& self = static_cast<const Derived&>(*this);
         const std::size_t T = tokens.size();
-        if constexpr (requires { self.begin_chunk(tokens, st, ws); }) self.begin_chunk(tokens, st, ws);
+        if constexpr (requires { self.begin_chunk(tokens, st, ws, all_rows); })
+            self.begin_chunk(tokens, st, ws, all_rows);
         ops::embedding(backend_, io_.embedding, tokens, ws.x.rows_slice(0, T));
         for (std::size_t i = 0; i < cfg_.n_layer; ++i) {
             self.time_mix(i, st, ws, T);
@@ -205,7 +207,7 @@ private:
         const Backend& be = backend_;
         const std::size_t T = tokens.size();
         const matrix_view<float> x = ws.x.rows_slice(0, T);
-        run_chunk(tokens, st, ws);
+        run_chunk(tokens, st, ws, mode == logits_mode::all);
         if (mode == logits_mode::none) return;
 
         // logits = head · LN(x; ln_out), for every row or only the last.
