@@ -1,16 +1,244 @@
 // tools/embed_commands.hpp — rwkv-cli's text-embedding commands (EmbeddingRWKV; issue "Text
 // embeddings and reranking"). Registers its subcommands on the app and, when one of them is parsed,
 // sets `action` to the function that runs it (errors are mapped to exit codes by main).
+//
+//   rwkv-cli embed  --model EMB (--tokens SEQS.json | --vocab V --text-file F) --emb-out OUT.f32
+//                   [--head retr|cls|sts] [--batch-pad] [--state-out S.f32] [--precision f32|bf16|f16]
+//   rwkv-cli rerank --model EMB --reranker RR --pairs PAIRS.json --logits-out OUT.f32
+//                   [--mode online|offline] [--batch-pad] [--reranker-layers 0,6,11] [--precision ...]
 #pragma once
 
+#include <chrono>
+#include <cstdio>
 #include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include "cli_common.hpp"
+#include "rwkv/embedding.hpp"
+#include "rwkv/text/world_tokenizer.hpp"
 
 namespace rwkv_cli {
 
-inline void add_embed_commands(CLI::App& /*app*/, std::function<int()>& /*action*/) {}
+namespace embed_detail {
+
+namespace er = rwkv::embedding_rwkv;
+using token_lists = std::vector<std::vector<std::int32_t>>;
+
+inline nlohmann::json read_json(const fs::path& p) {
+    try {
+        return nlohmann::json::parse(read_text_file(p));
+    } catch (const nlohmann::json::exception& e) {
+        throw rwkv::format_error(p.string() + ": not valid JSON (" + std::string(e.what()) + ")");
+    }
+}
+
+// A JSON array of token ids; `where` names it in errors.
+inline std::vector<std::int32_t> token_array(const nlohmann::json& j, const std::string& where) {
+    if (!j.is_array()) throw rwkv::format_error(where + ": expected an array of token ids");
+    std::vector<std::int32_t> out;
+    out.reserve(j.size());
+    for (std::size_t i = 0; i < j.size(); ++i) {
+        if (!j[i].is_number_integer())
+            throw rwkv::format_error(where + ": element " + std::to_string(i) + " is not an integer token id");
+        const auto id = j[i].get<std::int64_t>();
+        if (id < 0 || id > INT32_MAX)
+            throw rwkv::invalid_argument(where + ": token id " + std::to_string(id) + " at position " +
+                                         std::to_string(i) + " is out of range");
+        out.push_back(static_cast<std::int32_t>(id));
+    }
+    if (out.empty()) throw rwkv::invalid_argument(where + ": the token list is empty");
+    return out;
+}
+
+inline token_lists token_arrays(const nlohmann::json& j, const std::string& where) {
+    if (!j.is_array() || j.empty())
+        throw rwkv::format_error(where + ": expected a non-empty JSON array of token arrays");
+    token_lists out;
+    for (std::size_t i = 0; i < j.size(); ++i) out.push_back(token_array(j[i], where + " [" + std::to_string(i) + "]"));
+    return out;
+}
+
+// One text per line ('\n', a trailing '\r' dropped; no line after a final newline), World-tokenized,
+// EOS appended (the package's encode(text, add_eos=True)).
+inline token_lists tokenize_lines(const std::string& vocab, const std::string& text_file) {
+    const auto tok = rwkv::text::world_tokenizer::from_file(vocab);
+    const std::string text = read_text_file(text_file);
+    token_lists out;
+    std::size_t begin = 0;
+    while (begin < text.size()) {
+        std::size_t end = text.find('\n', begin);
+        if (end == std::string::npos) end = text.size();
+        std::string_view line(text.data() + begin, end - begin);
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        auto ids = tok.encode(line);
+        ids.push_back(er::eos_token);
+        out.push_back(std::move(ids));
+        begin = end + 1;
+    }
+    if (out.empty()) throw rwkv::invalid_argument(text_file + ": no lines to embed");
+    return out;
+}
+
+// Dispatch on --precision: calls fn(Precision{}).
+template <class Fn>
+int with_precision(const std::string& precision, Fn&& fn) {
+    if (precision == "f32") return fn(rwkv::precision::f32{});
+    if (precision == "bf16") return fn(rwkv::precision::bf16{});
+    if (precision == "f16") return fn(rwkv::precision::f16{});
+    throw rwkv::invalid_argument("--precision must be f32, bf16 or f16 (got '" + precision + "')");
+}
+
+struct embed_args {
+    std::string model, tokens, vocab, text_file, emb_out, state_out, head = "retr", precision = "f32";
+    bool batch_pad = false, stats = false;
+};
+
+template <class Precision>
+int run_embed(const embed_args& a) {
+    const er::task task = er::parse_task(a.head);
+    if (!a.tokens.empty() && !a.text_file.empty())
+        throw rwkv::invalid_argument("give either --tokens or --text-file, not both");
+    if (a.tokens.empty() && a.text_file.empty())
+        throw rwkv::invalid_argument("give --tokens SEQS.json, or --vocab FILE with --text-file FILE");
+    if (!a.text_file.empty() && a.vocab.empty())
+        throw rwkv::invalid_argument("--text-file needs --vocab FILE (the World vocabulary rwkv_vocab_v20230424.txt)");
+    const token_lists seqs =
+        a.tokens.empty() ? tokenize_lines(a.vocab, a.text_file) : token_arrays(read_json(a.tokens), a.tokens);
+
+    const auto model = er::model<rwkv::backends::reference, Precision>::load(a.model);
+    std::vector<rwkv::state> states;
+    std::size_t total_tokens = 0;
+    for (const auto& s : seqs) total_tokens += s.size();
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto emb = model.embed_batch(seqs, task, a.batch_pad ? er::batch_padding::left : er::batch_padding::none,
+                                       a.state_out.empty() ? nullptr : &states);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+    write_atomically(a.emb_out, emb.data(), emb.size() * sizeof(float));
+    if (!a.state_out.empty()) {
+        std::vector<float> all;
+        for (const auto& st : states) {
+            const auto v = er::to_package_layout(st);
+            all.insert(all.end(), v.begin(), v.end());
+        }
+        write_atomically(a.state_out, all.data(), all.size() * sizeof(float));
+    }
+    if (a.stats)
+        std::fprintf(stderr, "%zu embeddings (%zu tokens) in %.3f s: %.1f embeddings/s, %.1f tokens/s\n", seqs.size(),
+                     total_tokens, seconds, static_cast<double>(seqs.size()) / seconds,
+                     static_cast<double>(total_tokens) / seconds);
+    return exit_ok;
+}
+
+struct rerank_args {
+    std::string model, reranker, pairs, logits_out, mode = "online", layers, precision = "f32";
+    bool batch_pad = false;
+};
+
+template <class Precision>
+int run_rerank(const rerank_args& a) {
+    if (a.mode != "online" && a.mode != "offline")
+        throw rwkv::invalid_argument("--mode must be online or offline (got '" + a.mode + "')");
+    const auto j = read_json(a.pairs);
+    if (!j.is_object() || !j.contains("docs") || !j.contains("query"))
+        throw rwkv::format_error(a.pairs + ": expected {\"docs\": [token arrays], \"query\": token array}");
+    const token_lists docs = token_arrays(j["docs"], a.pairs + ": docs");
+    const auto query = token_array(j["query"], a.pairs + ": query");
+
+    std::optional<std::vector<std::int64_t>> layers;
+    if (!a.layers.empty()) {
+        try {
+            layers = er::parse_layer_index(a.layers, "--reranker-layers");
+        } catch (const rwkv::format_error& e) {
+            throw rwkv::invalid_argument(e.what());
+        }
+    }
+    using backend = rwkv::backends::reference;
+    const auto model = er::model<backend, Precision>::load(a.model);
+    const auto file = rwkv::io::tensor_file::open(a.reranker);
+    const er::reranker<backend, Precision> rr(file, layers);
+    rr.check_state(model.backbone().layout());
+
+    // What runs from the zero state: doc + query (online) or the doc alone (offline, whose state
+    // is then forked and the query run on top). --batch-pad left-pads those with token 0 to the
+    // longest, as one padded batch of the package would.
+    const bool online = a.mode == "online";
+    token_lists first(docs.size());
+    std::size_t longest = 0;
+    for (std::size_t i = 0; i < docs.size(); ++i) {
+        first[i] = docs[i];
+        if (online) first[i].insert(first[i].end(), query.begin(), query.end());
+        longest = std::max(longest, first[i].size());
+    }
+    if (a.batch_pad)
+        for (auto& s : first) s.insert(s.begin(), longest - s.size(), er::pad_token);
+
+    auto ws = model.make_workspace(std::min<std::size_t>(std::max(longest, query.size()), 256));
+    auto rws = rr.make_workspace();
+    auto doc_state = model.make_state();
+    rwkv::state st = model.make_state();
+    std::vector<float> logits;
+    logits.reserve(docs.size());
+    for (const auto& s : first) {
+        std::ranges::fill(doc_state.values(), 0.0f);
+        model.advance(s, doc_state, ws);
+        if (online) {
+            logits.push_back(rr.logit(doc_state, rws));
+        } else {
+            std::ranges::copy(doc_state.values(), st.values().begin());  // fork the cached document state
+            model.advance(query, st, ws);
+            logits.push_back(rr.logit(st, rws));
+        }
+    }
+    write_atomically(a.logits_out, logits.data(), logits.size() * sizeof(float));
+    return exit_ok;
+}
+
+}  // namespace embed_detail
+
+inline void add_embed_commands(CLI::App& app, std::function<int()>& action) {
+    using namespace embed_detail;
+    auto ea = std::make_shared<embed_args>();
+    auto* embed = app.add_subcommand("embed", "EmbeddingRWKV: write one embedding per sequence as raw f32 [n, C]");
+    embed->add_option("--model", ea->model, "EmbeddingRWKV checkpoint (rwkv.* + head.*; .pth or .safetensors)")
+        ->required();
+    embed->add_option("--tokens", ea->tokens, "JSON array of token arrays (each should end with EOS 65535)");
+    embed->add_option("--vocab", ea->vocab, "World vocabulary (with --text-file)");
+    embed->add_option("--text-file", ea->text_file, "One text per line; World-tokenized, EOS 65535 appended");
+    embed->add_option("--emb-out", ea->emb_out, "Output: little-endian f32 [n, C]")->required();
+    embed->add_option("--head", ea->head, "Task head: retr | cls | sts")->capture_default_str();
+    embed->add_flag("--batch-pad", ea->batch_pad, "Left-pad with token 0 to the longest, as the package's batches");
+    embed->add_option("--state-out", ea->state_out,
+                      "Final states, per sequence [L,2,C] then [L,H,N,N] (the package's layout), raw f32");
+    embed->add_option("--precision", ea->precision, "f32 | bf16 | f16 weights")->capture_default_str();
+    embed->add_flag("--stats", ea->stats, "Print timing to stderr");
+    embed->callback([ea, &action] {
+        action = [ea] { return with_precision(ea->precision, [&](auto p) { return run_embed<decltype(p)>(*ea); }); };
+    });
+
+    auto ra = std::make_shared<rerank_args>();
+    auto* rerank = app.add_subcommand("rerank", "RWKV-Reranker: write the relevance logit of each document, raw f32");
+    rerank->add_option("--model", ra->model, "EmbeddingRWKV checkpoint")->required();
+    rerank->add_option("--reranker", ra->reranker, "Reranker checkpoint (reranker.*)")->required();
+    rerank->add_option("--pairs", ra->pairs, "JSON {\"docs\": [token arrays], \"query\": token array}")->required();
+    rerank->add_option("--logits-out", ra->logits_out, "Output: little-endian f32 [n_docs] (before sigmoid)")
+        ->required();
+    rerank->add_option("--mode", ra->mode, "online (doc + query in one pass) | offline (query on the cached doc state)")
+        ->capture_default_str();
+    rerank->add_flag("--batch-pad", ra->batch_pad,
+                     "Left-pad with token 0 to the longest (online: the pairs; offline: the documents)");
+    rerank->add_option("--reranker-layers", ra->layers,
+                       "Embedding layers feeding the reranker blocks, e.g. 0,6,11 (overrides the file's)");
+    rerank->add_option("--precision", ra->precision, "f32 | bf16 | f16 weights")->capture_default_str();
+    rerank->callback([ra, &action] {
+        action = [ra] { return with_precision(ra->precision, [&](auto p) { return run_rerank<decltype(p)>(*ra); }); };
+    });
+}
 
 }  // namespace rwkv_cli

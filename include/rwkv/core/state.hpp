@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <span>
 #include <string>
@@ -16,6 +17,7 @@
 
 #include "rwkv/core/architecture.hpp"
 #include "rwkv/core/buffer.hpp"
+#include "rwkv/core/dtype.hpp"
 #include "rwkv/core/error.hpp"
 
 namespace rwkv {
@@ -37,8 +39,10 @@ struct state_layout {
     std::size_t head_size = 0;  // likewise
     std::vector<state_entry> entries;
     std::size_t total = 0;  // floats
-    // Floats per token of a growing context cache (GoldFinch's compressed keys); 0 = none.
+    // Values per token of a growing context cache (GoldFinch's compressed keys); 0 = none. The
+    // cache stores them as cache_dtype (the model's precision policy: f32, bf16 or f16).
     std::size_t cache_width = 0;
+    dtype cache_dtype = dtype::f32;
 
     void add(std::string name, std::vector<std::size_t> shape) {
         std::size_t count = 1;
@@ -52,16 +56,20 @@ struct state_layout {
         return std::string(architecture_name(arch)) + " (n_layer " + std::to_string(n_layer) + ", n_embd " +
                std::to_string(n_embd) + ", n_head " + std::to_string(n_head) + ", head_size " +
                std::to_string(head_size) + ", " + std::to_string(total) + " floats" +
-               (cache_width ? ", cache " + std::to_string(cache_width) + " floats/token" : std::string()) + ")";
+               (cache_width ? ", cache " + std::to_string(cache_width) + " " + std::string(dtype_name(cache_dtype)) +
+                                  "/token"
+                            : std::string()) +
+               ")";
     }
 };
 
 class state {
     std::shared_ptr<const state_layout> layout_;
     aligned_buffer<float> values_;
-    // The growing context cache (layout().cache_width > 0 only): one row of cache_width floats and
-    // one token id per past token. Appending within the reserved capacity never allocates.
-    std::vector<float> cache_values_;
+    // The growing context cache (layout().cache_width > 0 only): one row of cache_width values of
+    // cache_dtype and one token id per past token. Appending within the reserved capacity never
+    // allocates.
+    std::vector<std::byte> cache_bytes_;
     std::vector<std::int32_t> cache_tokens_;
     std::size_t cache_capacity_ = 0;
 
@@ -96,21 +104,38 @@ public:
     // ---- context cache (architectures with layout().cache_width > 0) ----
     std::size_t cache_size() const noexcept { return cache_tokens_.size(); }
     std::size_t cache_capacity() const noexcept { return cache_capacity_; }
-    std::span<const float> cache_values() const noexcept { return cache_values_; }
+    std::span<const std::byte> cache_bytes() const noexcept { return cache_bytes_; }
     std::span<const std::int32_t> cache_tokens() const noexcept { return cache_tokens_; }
-    std::span<const float> cache_row(std::size_t j) const noexcept {
-        return std::span<const float>(cache_values_).subspan(j * layout_->cache_width, layout_->cache_width);
+    std::size_t cache_row_bytes() const noexcept {
+        return layout_ ? layout_->cache_width * dtype_size(layout_->cache_dtype) : 0;
+    }
+
+    // Every cached row widened to f32: out holds cache_size() × cache_width floats. No allocation.
+    void read_cache(std::span<float> out) const {
+        const std::size_t n = cache_size() * layout().cache_width;
+        if (out.size() < n) throw invalid_argument("state: read_cache output too small");
+        const std::byte* src = cache_bytes_.data();
+        switch (layout_->cache_dtype) {
+            case dtype::f32: std::memcpy(out.data(), src, n * 4); break;
+            case dtype::bf16:
+                for (std::size_t i = 0; i < n; ++i) out[i] = load_16<bf16>(src + 2 * i);
+                break;
+            case dtype::f16:
+                for (std::size_t i = 0; i < n; ++i) out[i] = load_16<f16>(src + 2 * i);
+                break;
+        }
     }
 
     // Grows the capacity (allocates; call it outside the decode loop).
     void reserve_cache(std::size_t tokens) {
         if (!layout_ || layout_->cache_width == 0) return;
-        cache_values_.reserve(tokens * layout_->cache_width);
+        cache_bytes_.reserve(tokens * cache_row_bytes());
         cache_tokens_.reserve(tokens);
         cache_capacity_ = std::max(cache_capacity_, tokens);
     }
 
-    // Appends rows; throws state_error past the reserved capacity (so a step never allocates).
+    // Appends rows (rounded to cache_dtype); throws state_error past the reserved capacity, so a
+    // step never allocates.
     void append_cache(std::span<const float> rows, std::span<const std::int32_t> tokens) {
         const std::size_t w = layout().cache_width;
         if (rows.size() != tokens.size() * w) throw invalid_argument("state: cache rows do not match the token count");
@@ -118,19 +143,39 @@ public:
             throw state_error("state: context cache full (" + std::to_string(cache_capacity_) +
                               " tokens reserved, " + std::to_string(cache_size() + tokens.size()) +
                               " needed): call reserve_cache() with a larger capacity");
-        cache_values_.insert(cache_values_.end(), rows.begin(), rows.end());
+        for (float v : rows) {
+            switch (layout_->cache_dtype) {
+                case dtype::f32: store(v); break;
+                case dtype::bf16: store(bf16::from_float(v).bits); break;
+                case dtype::f16: store(f16::from_float(v).bits); break;
+            }
+        }
         cache_tokens_.insert(cache_tokens_.end(), tokens.begin(), tokens.end());
     }
 
-    // Restores a cache (state files); capacity grows as needed.
-    void set_cache(std::vector<float> rows, std::vector<std::int32_t> tokens) {
-        if (rows.size() != tokens.size() * layout().cache_width)
+    // Restores a cache (state files): rows as stored (cache_dtype); capacity grows as needed.
+    void set_cache(std::vector<std::byte> rows, std::vector<std::int32_t> tokens) {
+        if (rows.size() != tokens.size() * cache_row_bytes())
             throw state_error("state: cache rows do not match the token count");
-        cache_values_ = std::move(rows);
+        cache_bytes_ = std::move(rows);
         cache_tokens_ = std::move(tokens);
         reserve_cache(std::max(cache_capacity_, cache_tokens_.size()));
     }
 
+private:
+    template <class T>
+    void store(T v) {
+        const auto* p = reinterpret_cast<const std::byte*>(&v);
+        cache_bytes_.insert(cache_bytes_.end(), p, p + sizeof(T));
+    }
+    template <class T>
+    static float load_16(const std::byte* p) noexcept {
+        std::uint16_t b;
+        std::memcpy(&b, p, 2);
+        return T::from_bits(b).to_float();
+    }
+
+public:
     // Throws state_error unless this state was made for `expected`.
     void require_layout(const state_layout& expected, std::string_view who) const {
         if (!layout_) throw state_error(std::string(who) + ": the state is empty; make it with the model's make_state()");

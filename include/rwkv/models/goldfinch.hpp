@@ -102,6 +102,7 @@ struct config {
     std::size_t rank_mix = 0, rank_decay = 0, rank_v2 = 0;           // Finch-C2 LoRA ranks
     std::size_t rank_q = 0, rank_kv = 0, rank_key = 0, rank_value = 0;  // GOLD LoRA ranks (kv: per target)
     std::size_t max_context = 0;
+    dtype cache_dtype = dtype::f32;  // the precision policy's weight type (contracts.md, "GoldFinch cache")
     bool use_v2 = true, use_one_minus_w = true;
     std::size_t max_rank() const {
         return std::max({5 * rank_mix, rank_decay, rank_v2, rank_q, 2 * rank_kv, rank_key, rank_value});
@@ -156,6 +157,7 @@ inline std::shared_ptr<const state_layout> make_state_layout(const config& c) {
     layout->n_head = c.n_head;
     layout->head_size = c.head_size;
     layout->cache_width = c.compressed;
+    layout->cache_dtype = c.cache_dtype;
     for (std::size_t i = 0; i < c.n_layer; ++i) {
         const std::string p = "blocks." + std::to_string(i);
         layout->add(p + ".att.x_prev", {c.n_embd});
@@ -165,8 +167,8 @@ inline std::shared_ptr<const state_layout> make_state_layout(const config& c) {
     return layout;
 }
 
-// Bytes the cache needs per past token with f32 rows: c floats + one int32 token id (§5.1).
-inline std::size_t cache_bytes_per_token(const config& c) { return 4 * c.compressed + 4; }
+// Bytes the cache needs per past token: c values of the cache dtype + one int32 token id (§5.1).
+inline std::size_t cache_bytes_per_token(const config& c) { return dtype_size(c.cache_dtype) * c.compressed + 4; }
 
 struct workspace {
     std::size_t capacity = 0;
@@ -342,7 +344,8 @@ private:
 
         const std::size_t N = st.cache_size();
         const auto emb = ws.ctx_emb.rows_slice(0, N), key = ws.ctx_key.rows_slice(0, N), tmp = ws.ctx_tmp.rows_slice(0, N);
-        const cm c_rows(st.cache_values().data(), N, cfg_.compressed);
+        st.read_cache(std::span<float>(ws.ctx_c.data, N * cfg_.compressed));
+        const cm c_rows(ws.ctx_c.data, N, cfg_.compressed);
         ops::embedding(be, io_.embedding, st.cache_tokens(), emb);  // e_j = LN0(E[tok_j])
         ops::linear(be, cache_b_emb_, cm(emb), key);
         ops::linear(be, cache_b_c_, c_rows, tmp);
@@ -448,6 +451,7 @@ private:
         cfg_.use_v2 = opt.use_v2;
         cfg_.use_one_minus_w = opt.use_one_minus_w;
         cfg_.max_context = opt.max_context;
+        cfg_.cache_dtype = dtype_of<weight_type>::value;
         if (ld.has("blocks.0.att.gate.weight"))
             throw unsupported_error(file.display_name() + ": plain Finch blocks under GOLD (goldfinch_upgrade) are not " +
                                     "supported; only Finch-C2");

@@ -9,7 +9,7 @@
 //   u64       number of floats F (must equal the sum of the entries)
 //   F × f32   the state values in the official state-list order
 //   u64       cached tokens M (0 unless the header's "cache_width" W > 0: GoldFinch)
-//   M × i32   their token ids, then M·W × f32 their cache rows
+//   M × i32   their token ids, then M·W values of "cache_dtype" (f32, bf16, f16): their cache rows
 //   u32       CRC-32 (IEEE) of every byte before it
 // Loading checks each field against the file size before reading it, verifies the checksum, and
 // rebuilds the layout from the header; a model then refuses a state whose layout is not its own.
@@ -72,6 +72,7 @@ inline std::vector<std::byte> serialize_state(const state& s) {
                              {"n_head", L.n_head},
                              {"head_size", L.head_size},
                              {"cache_width", L.cache_width},
+                             {"cache_dtype", std::string(dtype_name(L.cache_dtype))},
                              {"dtype", "f32"}};
     auto& entries = header["entries"] = nlohmann::json::array();
     for (const auto& e : L.entries) entries.push_back({{"name", e.name}, {"shape", e.shape}});
@@ -91,7 +92,7 @@ inline std::vector<std::byte> serialize_state(const state& s) {
     detail::append_pod(out, static_cast<std::uint64_t>(s.cache_size()));
     const auto tokens = std::as_bytes(s.cache_tokens());
     out.insert(out.end(), tokens.begin(), tokens.end());
-    const auto rows = std::as_bytes(s.cache_values());
+    const auto rows = s.cache_bytes();
     out.insert(out.end(), rows.begin(), rows.end());
     detail::append_pod(out, detail::crc32_update(0, out));
     return out;
@@ -162,6 +163,11 @@ inline state deserialize_state(std::span<const std::byte> bytes, const std::stri
         layout->n_head = h.at("n_head").get<std::size_t>();
         layout->head_size = h.at("head_size").get<std::size_t>();
         layout->cache_width = h.value("cache_width", std::size_t{0});
+        const auto cache_dtype = h.value("cache_dtype", std::string("f32"));
+        if (cache_dtype == "f32") layout->cache_dtype = dtype::f32;
+        else if (cache_dtype == "bf16") layout->cache_dtype = dtype::bf16;
+        else if (cache_dtype == "f16") layout->cache_dtype = dtype::f16;
+        else throw fail("unknown cache dtype '" + cache_dtype + "'");
         const auto& entries = h.at("entries");
         if (!entries.is_array() || entries.size() > count + 1) throw fail("bad entry list");
         for (const auto& e : entries) {
@@ -181,16 +187,18 @@ inline state deserialize_state(std::span<const std::byte> bytes, const std::stri
         throw fail("entries hold " + std::to_string(layout->total) + " floats but the payload has " + std::to_string(count));
     const std::size_t width = layout->cache_width;
     if (width > (1u << 20)) throw fail("implausible cache width " + std::to_string(width));
-    if ((width == 0 && cached != 0) || cache_row_bytes != static_cast<std::size_t>(cached) * width * 4)
+    const std::size_t value_bytes = dtype_size(layout->cache_dtype);
+    if ((width == 0 && cached != 0) || cache_row_bytes != static_cast<std::size_t>(cached) * width * value_bytes)
         throw fail("cache section holds " + std::to_string(cache_row_bytes) + " bytes, expected " +
-                   std::to_string(cached) + " tokens × " + std::to_string(width) + " floats");
+                   std::to_string(cached) + " tokens × " + std::to_string(width) + " values of " +
+                   std::to_string(value_bytes) + " bytes");
     state s(std::move(layout));
     std::memcpy(s.values().data(), bytes.data() + values_at, static_cast<std::size_t>(count) * 4);
     if (cached > 0) {
         std::vector<std::int32_t> tokens(static_cast<std::size_t>(cached));
         std::memcpy(tokens.data(), bytes.data() + cache_at, tokens.size() * 4);
-        std::vector<float> rows(tokens.size() * width);
-        std::memcpy(rows.data(), bytes.data() + crc_at_min, rows.size() * 4);
+        std::vector<std::byte> rows(cache_row_bytes);
+        std::memcpy(rows.data(), bytes.data() + crc_at_min, rows.size());
         s.set_cache(std::move(rows), std::move(tokens));
     }
     return s;

@@ -141,13 +141,10 @@ inline bool is_trivially_nfc(std::string_view text) noexcept {
     return true;
 }
 
-// Appends the NFC form of `text` (well-formed UTF-8; NUL characters are allowed) to out.
-// Throws rwkv::invalid_argument if utf8proc rejects the text (only possible for invalid UTF-8).
-inline void append_nfc(std::string_view text, std::string& out) {
-    if (is_trivially_nfc(text)) {
-        out.append(text);
-        return;
-    }
+namespace detail {
+
+// NFC of one chunk through utf8proc (see append_nfc).
+inline void append_nfc_chunk(std::string_view text, std::string& out) {
     utf8proc_uint8_t* mapped = nullptr;
     const utf8proc_ssize_t len =
         utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()),
@@ -158,6 +155,37 @@ inline void append_nfc(std::string_view text, std::string& out) {
         throw invalid_argument(std::string("NFC normalisation failed: ") + utf8proc_errmsg(len));
     }
     out.append(reinterpret_cast<const char*>(mapped), static_cast<std::size_t>(len));
+}
+
+}  // namespace detail
+
+// Appends the NFC form of `text` (well-formed UTF-8; NUL characters are allowed) to out.
+// Throws rwkv::invalid_argument if utf8proc rejects the text (only possible for invalid UTF-8).
+//
+// Only the stretches that may change go through utf8proc. The text is cut just before ASCII
+// characters, which is safe for NFC: an ASCII character has combining class 0 and never combines
+// with a character before it, so nothing left of the cut interacts with anything right of it. A
+// stretch between two cuts whose code points are all below U+0300 is copied as it is (see
+// is_trivially_nfc); one that has a byte ≥ 0xCC is normalised together with the ASCII character
+// before it (which can combine with marks that follow it).
+inline void append_nfc(std::string_view text, std::string& out) {
+    const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+    const std::size_t n = text.size();
+    std::size_t pos = 0;
+    while (pos < n) {
+        std::size_t k = pos;
+        while (k < n && s[k] < 0xCC) ++k;
+        if (k == n) break;
+        std::size_t start = k;  // back to the ASCII character before the non-ASCII run
+        while (start > pos && s[start - 1] >= 0x80) --start;
+        if (start > pos) --start;
+        std::size_t end = k + 1;  // forward to the next ASCII character
+        while (end < n && s[end] >= 0x80) ++end;
+        out.append(text.data() + pos, start - pos);
+        detail::append_nfc_chunk(text.substr(start, end - start), out);
+        pos = end;
+    }
+    out.append(text.data() + pos, n - pos);
 }
 
 // The NFC form of `text` (see append_nfc).

@@ -1,0 +1,449 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora of fuzz/corpus/ (small, deterministic; the result is committed).
+
+Usage: python3 fuzz/make_seeds.py [--golden DIR] [--vocab FILE]
+
+Needs only the Python standard library: the .pth files are written with a hand-made pickle (the
+opcodes torch.save emits) inside a hand-made zip, so neither torch nor numpy is required. The model
+seeds are the shared golden checkpoints' tensor lists (names and shapes from their safetensors
+headers) shrunk to C = 32 (GoldFinch: 64, its default head size; and one Finch-C2 block instead of two),
+with small pseudo-random values.
+Without --golden/--vocab (default ../shared/golden, ../shared/data/rwkv_vocab_v20230424.txt) the
+seeds that need them are skipped with a message.
+"""
+
+import argparse
+import json
+import os
+import struct
+import zlib
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CORPUS = os.path.join(HERE, "corpus")
+
+
+def write(target, name, data):
+    d = os.path.join(CORPUS, target)
+    os.makedirs(d, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+# ---- values ------------------------------------------------------------------------------------
+
+class Lcg:
+    def __init__(self, seed):
+        self.s = seed & 0xFFFFFFFF
+
+    def uniform(self, lo, hi):
+        self.s = (self.s * 1664525 + 1013904223) & 0xFFFFFFFF
+        return lo + (hi - lo) * (self.s / 2**32)
+
+
+def numel(shape):
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def tensor_bytes(dtype, values):
+    if dtype == "F32":
+        return struct.pack("<%df" % len(values), *values)
+    if dtype == "F16":
+        return struct.pack("<%de" % len(values), *values)
+    if dtype == "BF16":  # round to nearest even from the f32 bits
+        out = bytearray()
+        for v in values:
+            (u,) = struct.unpack("<I", struct.pack("<f", v))
+            u = (u + 0x7FFF + ((u >> 16) & 1)) >> 16
+            out += struct.pack("<H", u & 0xFFFF)
+        return bytes(out)
+    raise ValueError(dtype)
+
+
+DTYPE_SIZE = {"F32": 4, "BF16": 2, "F16": 2}
+STORAGE = {"F32": "FloatStorage", "BF16": "BFloat16Storage", "F16": "HalfStorage"}
+
+
+# ---- safetensors -------------------------------------------------------------------------------
+
+def safetensors(tensors, metadata=None):
+    """tensors: list of (name, dtype, shape, bytes)."""
+    header = {}
+    if metadata:
+        header["__metadata__"] = metadata
+    blob = b""
+    for name, dtype, shape, data in tensors:
+        header[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [len(blob), len(blob) + len(data)]}
+        blob += data
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    return struct.pack("<Q", len(h)) + h + blob
+
+
+# ---- pickle (the protocol-2 opcodes torch.save uses) ---------------------------------------------
+
+class Pickle:
+    def __init__(self, proto=2):
+        self.b = bytearray([0x80, proto])
+        self.memo = 0
+
+    def op(self, c):
+        self.b += bytes([c]) if isinstance(c, int) else c
+        return self
+
+    def put(self):
+        if self.memo < 256:
+            self.b += b"q" + bytes([self.memo])
+        else:
+            self.b += b"r" + struct.pack("<I", self.memo)
+        self.memo += 1
+        return self
+
+    def str(self, s):
+        s = s.encode()
+        self.b += b"X" + struct.pack("<I", len(s)) + s
+        return self.put()
+
+    def glob(self, module, name):
+        self.b += b"c" + module.encode() + b"\n" + name.encode() + b"\n"
+        return self.put()
+
+    def int(self, v):
+        if 0 <= v < 256:
+            self.b += b"K" + bytes([v])
+        elif 0 <= v < 65536:
+            self.b += b"M" + struct.pack("<H", v)
+        elif -(2**31) <= v < 2**31:
+            self.b += b"J" + struct.pack("<i", v)
+        else:
+            self.b += b"\x8a\x08" + struct.pack("<q", v)
+        return self
+
+    def tuple(self, items_fn, n):
+        if n == 0:
+            self.b += b")"
+            return self
+        if n <= 3:
+            items_fn()
+            self.b += bytes([0x84 + n])
+            return self
+        self.b += b"("
+        items_fn()
+        self.b += b"t"
+        return self
+
+    def int_tuple(self, values):
+        return self.tuple(lambda: [self.int(v) for v in values], len(values))
+
+
+def contiguous_stride(shape):
+    stride, acc = [], 1
+    for d in reversed(shape):
+        stride.insert(0, acc)
+        acc *= d
+    return stride
+
+
+def state_dict_pickle(entries, ordered=True, build_metadata=False, parameter=False):
+    """entries: list of (name, dtype, storage_key, storage_numel, offset, shape)."""
+    p = Pickle()
+    if ordered:
+        p.glob("collections", "OrderedDict").op(b")").op(b"R").put()
+    else:
+        p.op(b"}").put()
+    if entries:
+        p.op(b"(")
+        for name, dtype, key, storage_numel, offset, shape in entries:
+            p.str(name)
+            if parameter:
+                p.glob("torch._utils", "_rebuild_parameter")
+                p.op(b"(")
+            p.glob("torch._utils", "_rebuild_tensor_v2")
+            p.op(b"(")
+            p.op(b"(")  # persistent id
+            p.str("storage").glob("torch", STORAGE[dtype]).str(key).str("cpu").int(storage_numel)
+            p.op(b"t").put().op(b"Q")
+            p.int(offset).int_tuple(shape).int_tuple(contiguous_stride(shape))
+            p.op(0x89)  # requires_grad False
+            p.glob("collections", "OrderedDict").op(b")").op(b"R").put()  # backward_hooks
+            p.op(b"t").put().op(b"R").put()
+            if parameter:
+                p.op(0x89)
+                p.glob("collections", "OrderedDict").op(b")").op(b"R").put()
+                p.op(b"t").put().op(b"R").put()
+        p.op(b"u")
+    if build_metadata:  # state_dict._metadata, as torch pickles it through BUILD
+        p.op(b"}").put().str("_metadata").glob("collections", "OrderedDict").op(b")").op(b"R").put()
+        p.op(b"s").op(b"b")
+    p.op(b".")
+    return bytes(p.b)
+
+
+# ---- zip (stored entries, optional Zip64 records and 64-byte data alignment like torch) ----------
+
+def zip_archive(items, zip64=False, align=64):
+    out = bytearray()
+    central = bytearray()
+    for name, data in items:
+        nb = name.encode()
+        offset = len(out)
+        extra = b""
+        if align:
+            pad = (-(offset + 30 + len(nb) + 4)) % align
+            extra = struct.pack("<HH", 0xCAFE, pad) + b"Z" * pad
+        crc = zlib.crc32(data) & 0xFFFFFFFF
+        out += struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 0, 0, 0, crc, len(data), len(data), len(nb), len(extra))
+        out += nb + extra + data
+        if zip64:
+            cextra = struct.pack("<HHQQQ", 0x0001, 24, len(data), len(data), offset)
+            sizes = (0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF)
+        else:
+            cextra = b""
+            sizes = (len(data), len(data), offset)
+        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 45 if zip64 else 20, 45 if zip64 else 20, 0, 0, 0, 0,
+                               crc, sizes[0], sizes[1], len(nb), len(cextra), 0, 0, 0, 0, sizes[2])
+        central += nb + cextra
+    cd_offset, cd_size, count = len(out), len(central), len(items)
+    out += central
+    if zip64:
+        rec = len(out)
+        out += struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, 45, 45, 0, 0, count, count, cd_size, cd_offset)
+        out += struct.pack("<IIQI", 0x07064B50, 0, rec, 1)
+        out += struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    else:
+        out += struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, count, count, cd_size, cd_offset, 0)
+    return bytes(out)
+
+
+def pth(tensors, prefix="archive", zip64=False, ordered=True, byteorder=True, build_metadata=False,
+        parameter=False, share_storage=False):
+    """tensors: list of (name, dtype, shape, bytes). With share_storage, consecutive tensors of one dtype
+    share one storage (offsets into it), as views of one buffer do in torch."""
+    entries, storages = [], []
+    for i, (name, dtype, shape, data) in enumerate(tensors):
+        elem = DTYPE_SIZE[dtype]
+        if share_storage and storages and storages[-1][1] == dtype:
+            key, _, blob = storages[-1]
+            offset = len(blob) // elem
+            storages[-1] = (key, dtype, blob + data)
+        else:
+            key, offset = str(len(storages)), 0
+            storages.append((key, dtype, data))
+        entries.append([name, dtype, key, None, offset, list(shape)])
+    sizes = {key: len(blob) // DTYPE_SIZE[dtype] for key, dtype, blob in storages}
+    for e in entries:
+        e[3] = sizes[e[2]]
+    pkl = state_dict_pickle([tuple(e) for e in entries], ordered=ordered, build_metadata=build_metadata,
+                            parameter=parameter)
+    items = [(prefix + "/data.pkl", pkl)]
+    if byteorder:
+        items.append((prefix + "/byteorder", b"little"))
+    for key, _, blob in storages:
+        items.append((prefix + "/data/" + key, blob))
+    items.append((prefix + "/version", b"3\n"))
+    return zip_archive(items, zip64=zip64), pkl
+
+
+# ---- seeds -------------------------------------------------------------------------------------
+
+def small_tensors():
+    rng = Lcg(7)
+    out = []
+    for name, dtype, shape in [("emb.weight", "F32", [4, 3]), ("blocks.0.ln1.weight", "BF16", [3]),
+                               ("blocks.0.att.x_r", "F16", [1, 1, 3]), ("scalar", "F32", []),
+                               ("empty", "F32", [0, 3])]:
+        vals = [rng.uniform(-1, 1) for _ in range(numel(shape))]
+        out.append((name, dtype, shape, tensor_bytes(dtype, vals)))
+    return out
+
+
+def io_seeds():
+    t = small_tensors()
+    st = safetensors(t, {"format": "pt", "note": "fuzz seed"})
+    for target in ("tensor_file", "safetensors"):
+        write(target, "small.safetensors", st)
+        write(target, "no-metadata.safetensors", safetensors(t[:2]))
+        write(target, "empty-header.safetensors", safetensors([]))
+    variants = {
+        "small.pth": dict(),
+        "zip64-plain-dict.pth": dict(zip64=True, ordered=False, prefix="model"),
+        "metadata-parameter.pth": dict(build_metadata=True, parameter=True, byteorder=False),
+        "shared-storage.pth": dict(share_storage=True),
+    }
+    for fname, kw in variants.items():
+        archive, pkl = pth(t, **kw)
+        write("tensor_file", fname, archive)
+        write("pth_unpickle", fname.replace(".pth", ".pkl"), pkl)
+    # A bare pickle (pre-1.6 torch.save) and a few pickles the unpickler must refuse or accept.
+    write("tensor_file", "legacy-raw-pickle.bin", b"\x80\x02\x8a\x0alo\x8c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.")
+    write("pth_unpickle", "forbidden-global.pkl", b"\x80\x02cos\nsystem\nX\x02\x00\x00\x00ls\x85R.")
+    p = Pickle(4)
+    p.op(b"\x95" + struct.pack("<Q", 0))  # FRAME
+    p.op(b"}").op(0x94)  # EMPTY_DICT MEMOIZE
+    p.op(b"\x8c\x01a").op(0x94)  # SHORT_BINUNICODE
+    p.op(b"\x8c\x0ctorch._utils").op(b"\x8c\x12_rebuild_tensor_v2").op(0x93).op(0x94)  # STACK_GLOBAL
+    p.op(b"(").op(b"(").op(b"\x8c\x07storage").op(b"\x8c\x05torch").op(b"\x8c\x0cFloatStorage").op(0x93)
+    p.op(b"\x8c\x010").op(b"\x8c\x03cpu").op(b"K\x04").op(b"t").op(b"Q")
+    p.op(b"K\x00").op(b"K\x02K\x02\x86").op(b"K\x02K\x01\x86").op(0x88).op(b"}").op(b"N").op(b"t").op(b"R")
+    p.op(b"s").op(b".")
+    write("pth_unpickle", "protocol4-frame-stack-global.pkl", bytes(p.b))
+    write("pth_unpickle", "memo-get.pkl", b"\x80\x02}q\x00h\x00h\x00X\x01\x00\x00\x00kq\x01h\x01ss.")
+
+
+# Golden tensor shapes → seed shapes. 128 = C; [2, 64] = [H, N]; LoRA ranks → 2; FFN → 8; V → 4.
+def shrink_shape(name, shape, C, N):
+    if shape == [2, 64]:
+        return [C // N, N]
+    if name.endswith("time_maa_kv_w1"):  # [C, 2·D]
+        return [C, 4]
+    table = {128: C, 64: 2, 32: 2, 160: 10, 512: 8, 448: 8, 256: 4, 8: C // 16, 136: C + C // 16}
+    return [table.get(d, d) for d in shape]
+
+
+def initial_value(name, rng):
+    if name.endswith(("ln0.weight", "ln1.weight", "ln2.weight", "ln_out.weight", "ln_x.weight")) or ".ln_" in name:
+        return 1.0 + rng.uniform(-0.1, 0.1)
+    return rng.uniform(-0.5, 0.5)
+
+
+def model_seeds(golden):
+    if not golden or not os.path.isdir(golden):
+        print("make_seeds: no golden directory, model_load seeds skipped")
+        return
+    specs = [("v4-c128-l2", 32, 32), ("v5-c128-l2", 32, 32), ("v6-c128-l2", 32, 32), ("v7-c128-l2", 32, 32),
+             ("goldfinch-c128-l3", 64, 64)]
+    for stem, C, N in specs:
+        with open(os.path.join(golden, stem + ".safetensors"), "rb") as f:
+            (n,) = struct.unpack("<Q", f.read(8))
+            header = json.loads(f.read(n))
+        rng = Lcg(len(stem))
+        tensors = []
+        for name, info in header.items():
+            if name == "__metadata__":
+                continue
+            if stem.startswith("goldfinch"):  # one Finch-C2 block under the GOLD block: L = 2
+                if name.startswith("blocks.1."):
+                    continue
+                if name.startswith("blocks.2."):
+                    name = "blocks.1." + name[len("blocks.2."):]
+            shape = shrink_shape(name, info["shape"], C, N)
+            vals = [initial_value(name, rng) for _ in range(numel(shape))]
+            tensors.append((name, "BF16", shape, tensor_bytes("BF16", vals)))
+        tensors.sort()
+        short = stem.split("-")[0]
+        write("model_load", short + ".bf16.safetensors", safetensors(tensors))
+        if short in ("v4", "v7"):
+            write("model_load", short + ".bf16.pth", pth(tensors)[0])
+        if short == "v7":  # the same values widened to f32: the f32 policy then views the bytes in place
+            widened = []
+            for nm, _, sh, data in tensors:
+                vals = [struct.unpack("<f", b"\x00\x00" + data[2 * i:2 * i + 2])[0] for i in range(numel(sh))]
+                widened.append((nm, "F32", sh, tensor_bytes("F32", vals)))
+            write("model_load", "v7.f32.safetensors", safetensors(widened))
+
+
+def vocab_seeds(vocab):
+    if not vocab or not os.path.isfile(vocab):
+        print("make_seeds: no World vocabulary, vocabulary seeds from the real file skipped")
+        lines = []
+    else:
+        with open(vocab, "rb") as f:
+            lines = f.read().split(b"\n")
+    if lines:
+        head = b"\n".join(lines[:120]) + b"\n"
+        write("world_tokenizer_vocab", "official-head.txt", head)
+        # Lines with escapes, bytes literals, multi-byte text and the largest ids.
+        picked = [ln for ln in lines if b"\\x" in ln or b"\\u" in ln or b"b'" in ln or b'"' in ln][:80]
+        picked += [ln for ln in lines[-40:] if ln]
+        write("world_tokenizer_vocab", "official-escapes.txt", b"\n".join(picked) + b"\n")
+        write("world_tokenizer_vocab", "official-head-crlf-bom.txt",
+              b"\xef\xbb\xbf" + b"\r\n".join(lines[200:260]) + b"\r\n")
+    write("world_tokenizer_vocab", "handmade.txt",
+          "1 'a' 1\n2 'ab' 2\n3 b'\\x00\\xff' 2\n4 '\\u4f60' 3\n5 r'\\n' 2\n6 \"it's\" 4\n"
+          "7 'a b' 3\n9 '\\101' 1\n10 u'\\U0001F600' 4\n12 b'\\t\\n\\r' 3\n8 'abc' 3\n")
+
+
+def text_seeds():
+    texts = {
+        "english.txt": "The quick brown fox jumps over the lazy dog. there these hello world\n\n",
+        "utf8.txt": "été 你好 😀 — naïve café\n",
+        "prefixes.txt": "abcdefabcdeabcdabcaba xyzwxyzxyx zazbzczt qqq\x00q\xff",
+        "spaces.txt": "a  b   c    d\n\n\nthe  the",
+    }
+    for name, t in texts.items():
+        write("world_tokenizer_encode", name, t)
+    write("world_tokenizer_encode", "bytes.bin", bytes(range(256)))
+    # utf8_stream: byte 0 seeds the chunking, the rest is the stream.
+    streams = {
+        "valid.bin": "été 你好 😀 ascii".encode(),
+        "truncated.bin": b"ok \xe4\xbd \xf0\x9f\x98 \xc3",
+        "overlong-surrogate.bin": b"\xc0\xaf \xe0\x80\xaf \xed\xa0\x80 \xf4\x90\x80\x80 \xf5 \xff",
+        "replacement.bin": "\ufffd".encode() + b"\xef\xbf" + "x\ufffd".encode(),
+        "continuations.bin": b"\x80\x81\xbf abc \xe2\x82\xac\xe2\x82",
+    }
+    for i, (name, s) in enumerate(streams.items()):
+        write("utf8_stream", name, bytes([i * 37 % 256]) + s)
+
+
+def state_file(arch, n_layer, n_embd, n_head, head_size, entries, cache_width=0, cached=0, cache_dtype="f32"):
+    rng = Lcg(3)
+    header = {"architecture": arch, "n_layer": n_layer, "n_embd": n_embd, "n_head": n_head,
+              "head_size": head_size, "cache_width": cache_width, "cache_dtype": cache_dtype, "dtype": "f32",
+              "entries": [{"name": n, "shape": s} for n, s in entries]}
+    h = json.dumps(header, separators=(",", ":")).encode()
+    total = sum(numel(s) for _, s in entries)
+    out = b"RWKVSTAT" + struct.pack("<II", 1, len(h)) + h
+    out += struct.pack("<Q", total) + tensor_bytes("F32", [rng.uniform(-1, 1) for _ in range(total)])
+    out += struct.pack("<Q", cached)
+    out += struct.pack("<%di" % cached, *range(cached))
+    out += tensor_bytes(cache_dtype.upper(), [rng.uniform(-1, 1) for _ in range(cached * cache_width)])
+    return out + struct.pack("<I", zlib.crc32(out) & 0xFFFFFFFF)
+
+
+def state_seeds():
+    C, H, N = 4, 1, 4
+    v7 = []
+    for i in range(2):
+        v7 += [("blocks.%d.att.x_prev" % i, [C]), ("blocks.%d.att.kv" % i, [H, N, N]), ("blocks.%d.ffn.x_prev" % i, [C])]
+    write("state_file", "rwkv7.state", state_file("rwkv7", 2, C, H, N, v7))
+    v4 = [("blocks.0.att.x_prev", [C]), ("blocks.0.att.aa", [C]), ("blocks.0.att.bb", [C]),
+          ("blocks.0.att.pp", [C]), ("blocks.0.ffn.x_prev", [C])]
+    write("state_file", "rwkv4.state", state_file("rwkv4", 1, C, 0, 0, v4))
+    gf = [("blocks.0.att.x_prev", [C]), ("blocks.0.att.kv", [H, N, N]), ("blocks.0.ffn.x_prev", [C])]
+    write("state_file", "goldfinch-cache.state", state_file("goldfinch", 2, C, H, N, gf, cache_width=2, cached=3))
+    write("state_file", "goldfinch-cache-bf16.state",
+          state_file("goldfinch", 2, C, H, N, gf, cache_width=3, cached=2, cache_dtype="bf16"))
+    write("state_file", "empty.state", state_file("rwkv5", 0, 0, 0, 0, []))
+
+
+def config_seeds(golden):
+    base = {"model": {"tmix": "x060c2", "tmix2": "gold", "inv_other_layer_ratio": 3, "n_layer": 3, "n_embd": 128,
+                      "head_size": 64, "rope": None, "brope": None, "alibi": None, "use_one_minus_w": 1, "use_v2": 1}}
+    write("goldfinch_config", "minimal.json", json.dumps(base))
+    write("goldfinch_config", "defaults.json", '{"model": {}}')
+    write("goldfinch_config", "rope.json", '{"model": {"rope": {"theta": 10000}, "use_v2": 0}}')
+    if golden and os.path.isfile(os.path.join(golden, "goldfinch-c128-l3.config.json")):
+        with open(os.path.join(golden, "goldfinch-c128-l3.config.json"), "rb") as f:
+            write("goldfinch_config", "official.json", f.read())
+
+
+def main():
+    shared = os.path.normpath(os.path.join(HERE, "..", "..", "shared"))
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--golden", default=os.path.join(shared, "golden"))
+    ap.add_argument("--vocab", default=os.path.join(shared, "data", "rwkv_vocab_v20230424.txt"))
+    args = ap.parse_args()
+    io_seeds()
+    model_seeds(args.golden)
+    vocab_seeds(args.vocab)
+    text_seeds()
+    state_seeds()
+    config_seeds(args.golden)
+
+
+if __name__ == "__main__":
+    main()
