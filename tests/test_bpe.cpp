@@ -154,7 +154,8 @@ std::string make_bytes_fixture(bool array_merges) {
                  {"post_processor", byte_level},
                  {"decoder", byte_level},
                  {"model",
-                  {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr}, {"vocab", vocab}, {"merges", merges}}}};
+                  {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr},
+                   {"vocab", vocab}, {"merges", merges}}}};
     return root.dump();
 }
 
@@ -307,8 +308,9 @@ TEST_CASE("bpe: special tokens in the text", "[bpe]") {
     const bpe_tokenizer& t = tiny();
     CHECK(t.encode("ab<|endoftext|>c<|padding|>") == ids_t{23, 0, 4, 1});
     CHECK(t.encode("<|endoftext|><|endoftext|>") == ids_t{0, 0});
-    // An incomplete special token is ordinary text: < | are not in this vocab and are dropped.
-    CHECK(t.encode("<|endoftext") == ids_t{5, 10});
+    // An incomplete special token is ordinary text: "<|" is a punctuation piece whose bytes have
+    // no symbols here (dropped), and of the letters of "endoftext" only e, t, e, t have symbols.
+    CHECK(t.encode("<|endoftext") == ids_t{5, 10, 5, 10});
 }
 
 TEST_CASE("bpe: NFC and the byte-level mapping", "[bpe]") {
@@ -463,7 +465,7 @@ TEST_CASE("bpe: UTF-8 validation offsets and chunked NFC", "[bpe]") {
 TEST_CASE("bpe: byte-level round trip gives back the NFC text", "[bpe]") {
     const bpe_tokenizer& t = bytes_fixture();
     const std::vector<std::string> fixed = {
-        "Hello, world!\n", std::string("nul\0byte\x01\x7f", 12), "\xE4\xBD\xA0\xE5\xA5\xBD\xEF\xBC\x8C",
+        "Hello, world!\n", std::string("nul\0byte\x01\x7f", 10), "\xE4\xBD\xA0\xE5\xA5\xBD\xEF\xBC\x8C",
         "\xF0\x9F\x91\x8D\xF0\x9F\x8F\xBD ok", "cafe\xCC\x81 e\xCC\x88", "  \t \n\n  x   \r\n", "\xC2\xA0\xE3\x80\x80"};
     for (const auto& s : fixed) {
         CAPTURE(s);
@@ -496,7 +498,7 @@ TEST_CASE("bpe: merge order matches a naive BPE, short and long pieces", "[bpe]"
     std::mt19937 rng(99);
     std::uniform_int_distribution<int> letter(0, 2);
     for (std::size_t len : {1, 2, 3, 5, 8, 13, 40, 63, 64, 65, 66, 100, 257, 600}) {
-        for (int rep = 0; rep < 20; ++rep) {
+        for (int rep = 0; rep < (len > 100 ? 3 : 20); ++rep) {
             std::string s;
             for (std::size_t i = 0; i < len; ++i) s += static_cast<char>('a' + letter(rng));
             CAPTURE(s);
@@ -575,22 +577,27 @@ TEST_CASE("bpe: missing or malformed fields", "[bpe]") {
     check_edit_error<format_error>([](json& j) { j["model"].erase("type"); }, "model.type: missing");
     check_edit_error<format_error>([](json& j) { j["model"].erase("vocab"); }, "model.vocab: missing");
     check_edit_error<format_error>([](json& j) { j["model"].erase("merges"); }, "model.merges: missing");
-    check_edit_error<format_error>([](json& j) { j["model"]["vocab"] = json::array(); }, "model.vocab: expected an object");
+    check_edit_error<format_error>([](json& j) { j["model"]["vocab"] = json::array(); },
+                                   "model.vocab: expected an object");
     check_edit_error<format_error>([](json& j) { j["model"]["vocab"]["zz"] = -3; }, "model.vocab[\"zz\"]");
-    check_edit_error<format_error>([](json& j) { j["model"]["vocab"]["zz"] = "7"; }, "model.vocab[\"zz\"]: expected a token id");
+    check_edit_error<format_error>([](json& j) { j["model"]["vocab"]["zz"] = "7"; },
+                                   "model.vocab[\"zz\"]: expected a token id");
     check_edit_error<format_error>([](json& j) { j["model"]["vocab"]["zz"] = 1u << 30; }, "outside 0..");
     check_edit_error<format_error>([](json& j) { j["model"]["vocab"]["zz"] = 5; }, "also the id of");
     check_edit_error<format_error>([](json& j) { j["model"]["merges"][3] = "x a"; },
                                    "model.merges[3]: the token \"x\" is not in model.vocab");
     check_edit_error<format_error>([](json& j) { j["model"]["merges"][4] = "c c"; },
                                    "model.merges[4]: the merged token \"cc\" is not in model.vocab");
-    check_edit_error<format_error>([](json& j) { j["model"]["merges"][2] = "abc"; }, "model.merges[2]: expected two tokens");
+    check_edit_error<format_error>([](json& j) { j["model"]["merges"][2] = "abc"; },
+                                   "model.merges[2]: expected two tokens");
     check_edit_error<format_error>([](json& j) { j["model"]["merges"][2] = "a b c"; }, "model.merges[2]");
     check_edit_error<format_error>([](json& j) { j["model"]["merges"][1] = json::array({"a"}); }, "model.merges[1]");
     check_edit_error<format_error>([](json& j) { j["model"]["merges"][0] = 7; }, "model.merges[0]");
-    check_edit_error<format_error>([](json& j) { j["added_tokens"] = json::object(); }, "added_tokens: expected an array");
+    check_edit_error<format_error>([](json& j) { j["added_tokens"] = json::object(); },
+                                   "added_tokens: expected an array");
     check_edit_error<format_error>([](json& j) { j["added_tokens"][2].erase("id"); }, "added_tokens[2].id: missing");
-    check_edit_error<format_error>([](json& j) { j["added_tokens"][2]["content"] = ""; }, "added_tokens[2].content: empty");
+    check_edit_error<format_error>([](json& j) { j["added_tokens"][2]["content"] = ""; },
+                                   "added_tokens[2].content: empty");
     check_edit_error<format_error>([](json& j) { j["added_tokens"][0]["id"] = 5; }, "in model.vocab");
     check_edit_error<format_error>([](json& j) { j["added_tokens"][3]["id"] = 40; }, "appears twice");
     check_edit_error<format_error>([](json& j) { j["added_tokens"][3]["special"] = "yes"; },
@@ -611,7 +618,8 @@ TEST_CASE("bpe: unsupported configurations", "[bpe]") {
     check_edit_error<unsupported_error>([](json& j) { j["model"]["ignore_merges"] = true; }, "model.ignore_merges");
     check_edit_error<unsupported_error>([](json& j) { j["pre_tokenizer"]["add_prefix_space"] = true; },
                                         "pre_tokenizer.add_prefix_space");
-    check_edit_error<unsupported_error>([](json& j) { j["pre_tokenizer"]["use_regex"] = false; }, "pre_tokenizer.use_regex");
+    check_edit_error<unsupported_error>([](json& j) { j["pre_tokenizer"]["use_regex"] = false; },
+                                        "pre_tokenizer.use_regex");
     check_edit_error<unsupported_error>([](json& j) { j["pre_tokenizer"] = {{"type", "Whitespace"}}; },
                                         "pre_tokenizer.type");
     check_edit_error<unsupported_error>([](json& j) { j["pre_tokenizer"] = nullptr; }, "pre_tokenizer");
@@ -624,7 +632,8 @@ TEST_CASE("bpe: unsupported configurations", "[bpe]") {
     check_edit_error<unsupported_error>([](json& j) { j["post_processor"] = {{"type", "TemplateProcessing"}}; },
                                         "post_processor.type");
     check_edit_error<unsupported_error>([](json& j) { j["truncation"] = {{"max_length", 5}}; }, "truncation");
-    check_edit_error<unsupported_error>([](json& j) { j["added_tokens"][1]["lstrip"] = true; }, "added_tokens[1].lstrip");
+    check_edit_error<unsupported_error>([](json& j) { j["added_tokens"][1]["lstrip"] = true; },
+                                        "added_tokens[1].lstrip");
     check_edit_error<unsupported_error>([](json& j) { j["added_tokens"][2]["single_word"] = true; },
                                         "added_tokens[2].single_word");
 

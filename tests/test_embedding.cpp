@@ -25,8 +25,8 @@
 
 using namespace rwkv;
 namespace er = rwkv::embedding_rwkv;
-using rwkv_test::read_f32;
 using Catch::Matchers::Contains;
+using rwkv_test::read_f32;
 
 namespace {
 
@@ -315,9 +315,9 @@ TEST_CASE("embedding_rwkv bf16 weights, training-layout layer 0 and the reranker
         CHECK_THROWS_AS(er::reranker<>::load(dir.path / "bad-idx.safetensors"), model_error);
         write_edited(rr_file, dir.path / "junk-idx.safetensors", one_block, {{"reranker_layer_idx", "one"}});
         CHECK_THROWS_AS(er::reranker<>::load(dir.path / "junk-idx.safetensors"), format_error);
-        CHECK_THROWS_AS(er::reranker<>(io::tensor_file::open(dir.path / "rr1.safetensors"),
-                                       std::vector<std::int64_t>{0, 1}),
-                        invalid_argument);
+        CHECK_THROWS_AS(
+            er::reranker<>(io::tensor_file::open(dir.path / "rr1.safetensors"), std::vector<std::int64_t>{0, 1}),
+            invalid_argument);
     }
 }
 
@@ -434,11 +434,13 @@ cli_run embed_cli(const std::vector<std::string>& args, const rwkv_test::temp_di
     };
     std::string cmd = quote(RWKV_TEST_CLI);
     for (const auto& a : args) cmd += " " + quote(a);
-    cmd += " >" + quote((dir.path / "out.txt").string()) + " 2>" + quote((dir.path / "err.txt").string()) + " </dev/null";
+    cmd +=
+        " >" + quote((dir.path / "out.txt").string()) + " 2>" + quote((dir.path / "err.txt").string()) + " </dev/null";
     const int status = std::system(cmd.c_str());
     cli_run r;
     r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    const auto o = rwkv_test::read_file_bytes(dir.path / "out.txt"), e = rwkv_test::read_file_bytes(dir.path / "err.txt");
+    const auto o = rwkv_test::read_file_bytes(dir.path / "out.txt"),
+               e = rwkv_test::read_file_bytes(dir.path / "err.txt");
     r.out.assign(o.begin(), o.end());
     r.err.assign(e.begin(), e.end());
     return r;
@@ -471,12 +473,12 @@ TEST_CASE("rwkv-cli embed and rerank match the goldens", "[cli][embedding][reran
     CHECK(max_abs_diff(read_f32(out), read_f32(golden(".batch-padded-emb.f32"))) <= tolerance);
 
     const std::string pairs = golden(".rerank-tokens.json").string();
-    for (auto [mode, reranker, pad, file] :
-         {std::tuple{"online", "-reranker.pth", false, ".rerank-online.f32"},
-          {"offline", "-reranker.safetensors", false, ".rerank-offline.f32"},
-          {"online", "-reranker.pth", true, ".rerank-online-padded.f32"}}) {
-        std::vector<std::string> args{"rerank", "--model", model, "--reranker", golden(reranker).string(), "--pairs",
-                                      pairs, "--logits-out", out, "--mode", mode};
+    for (auto [mode, reranker, pad, file] : {std::tuple{"online", "-reranker.pth", false, ".rerank-online.f32"},
+                                             {"offline", "-reranker.safetensors", false, ".rerank-offline.f32"},
+                                             {"online", "-reranker.pth", true, ".rerank-online-padded.f32"}}) {
+        std::vector<std::string> args{"rerank",  "--model", model,          "--reranker", golden(reranker).string(),
+                                      "--pairs", pairs,     "--logits-out", out,          "--mode",
+                                      mode};
         if (pad) args.push_back("--batch-pad");
         const auto r = embed_cli(args, dir);
         INFO(mode << (pad ? " padded: " : ": ") << r.err);
@@ -526,8 +528,9 @@ TEST_CASE("rwkv-cli embed with --text-file and errors of embed/rerank", "[cli][e
     check_error(embed_cli({"embed", "--model", model, "--tokens", pairs, "--emb-out", out}, dir), 4,
                 "array of token arrays");
     check_error(embed_cli({"embed", "--model", rr, "--tokens", tokens, "--emb-out", out}, dir), 5, "rwkv.");
-    check_error(embed_cli({"rerank", "--model", model, "--reranker", model, "--pairs", pairs, "--logits-out", out}, dir),
-                5, "reranker.");
+    check_error(
+        embed_cli({"rerank", "--model", model, "--reranker", model, "--pairs", pairs, "--logits-out", out}, dir), 5,
+        "reranker.");
     check_error(embed_cli({"rerank", "--model", model, "--reranker", rr, "--pairs", pairs, "--logits-out", out,
                            "--mode", "both"},
                           dir),
@@ -536,8 +539,8 @@ TEST_CASE("rwkv-cli embed with --text-file and errors of embed/rerank", "[cli][e
                            "--reranker-layers", "0,7"},
                           dir),
                 7, "layer 7");
-    check_error(embed_cli({"rerank", "--model", model, "--reranker", rr, "--pairs", tokens, "--logits-out", out}, dir), 4,
-                "docs");
+    check_error(embed_cli({"rerank", "--model", model, "--reranker", rr, "--pairs", tokens, "--logits-out", out}, dir),
+                4, "docs");
     CHECK_FALSE(std::filesystem::exists(out));  // failures leave no output
 }
 #endif

@@ -57,9 +57,12 @@ enum class task { retrieval, classification, similarity };
 
 inline constexpr std::string_view task_name(task t) noexcept {
     switch (t) {
-        case task::classification: return "cls";
-        case task::similarity: return "sts";
-        case task::retrieval: break;
+        case task::classification:
+            return "cls";
+        case task::similarity:
+            return "sts";
+        case task::retrieval:
+            break;
     }
     return "retr";
 }
@@ -127,8 +130,9 @@ inline void from_package_layout(std::span<const float> values, state& st) {
         throw state_error("from_package_layout: state is for " + l.describe() + ", not an RWKV-7 backbone");
     const std::size_t C = l.n_embd, L = l.n_layer, S = l.n_head * l.head_size * l.head_size;
     if (values.size() != L * (2 * C + S))
-        throw state_error("from_package_layout: " + std::to_string(values.size()) + " floats given, the layout [L, 2, C] + [L, H, N, N] of " +
-                          l.describe() + " needs " + std::to_string(L * (2 * C + S)));
+        throw state_error("from_package_layout: " + std::to_string(values.size()) +
+                          " floats given, the layout [L, 2, C] + [L, H, N, N] of " + l.describe() + " needs " +
+                          std::to_string(L * (2 * C + S)));
     for (std::size_t i = 0; i < L; ++i) {
         std::ranges::copy(values.subspan(2 * i * C, C), st.entry(3 * i + 0).begin());
         std::ranges::copy(values.subspan((2 * i + 1) * C, C), st.entry(3 * i + 2).begin());
@@ -157,8 +161,8 @@ inline const_matrix_view<float> as_row(std::span<const float> v) { return {v.dat
 // One residual MLP head (model.py NonlinearHead): e = LN(p + fc2 relu(fc1 p); norm), no biases.
 template <class W>
 struct head_weights {
-    const_matrix_view<W> fc1, fc2;                    // [C, C] nn.Linear [out, in]
-    std::span<const float> norm_weight, norm_bias;   // [C]
+    const_matrix_view<W> fc1, fc2;                  // [C, C] nn.Linear [out, in]
+    std::span<const float> norm_weight, norm_bias;  // [C]
 };
 
 // =====================================================================================================
@@ -175,9 +179,9 @@ public:
     struct workspace {
         rwkv7::workspace backbone;
         scratch_arena arena;
-        matrix_view<float> features;         // [capacity, C]
+        matrix_view<float> features;             // [capacity, C]
         matrix_view<float> pooled, hidden, sum;  // [1, C]
-        aligned_buffer<double> accumulator;  // [C]
+        aligned_buffer<double> accumulator;      // [C]
 
         workspace() = default;
         workspace(const backbone_type& m, std::size_t capacity) : backbone(m.make_workspace(capacity)) {
@@ -297,9 +301,11 @@ public:
         using cm = const_matrix_view<float>;
         std::ranges::copy(pooled, ws.pooled.flat().begin());
         ops::linear(be, h.fc1, cm(ws.pooled), ws.hidden);
-        ops::map(be, ws.hidden, [](float v) { return v > 0.0f ? v : 0.0f; }, cm(ws.hidden));
+        ops::map(
+            be, ws.hidden, [](float v) { return v > 0.0f ? v : 0.0f; }, cm(ws.hidden));
         ops::linear(be, h.fc2, cm(ws.hidden), ws.sum);
-        ops::map(be, ws.sum, [](float mlp, float p) { return p + mlp; }, cm(ws.sum), cm(ws.pooled));
+        ops::map(
+            be, ws.sum, [](float mlp, float p) { return p + mlp; }, cm(ws.sum), cm(ws.pooled));
         ops::layer_norm(be, cm(ws.sum), h.norm_weight, h.norm_bias, detail::as_row(out));
     }
 
@@ -428,8 +434,8 @@ public:
         : backbone_(detail::part(file, "reranker.", "an RWKV-Reranker checkpoint (expected 'reranker.*' tensors)",
                                  {{"token.weight", "emb.weight"}}),
                     std::move(be)),
-          head_store_{detail::part(file, "reranker.head.", "an RWKV-Reranker checkpoint (no 'reranker.head.*')"), {},
-                      {}} {
+          head_store_{
+              detail::part(file, "reranker.head.", "an RWKV-Reranker checkpoint (no 'reranker.head.*')"), {}, {}} {
         const auto& c = backbone_.cfg();
         if (c.n_vocab != 1)
             throw model_error(file.display_name() + ": tensor 'reranker.emb.weight' has " + std::to_string(c.n_vocab) +
@@ -492,9 +498,10 @@ public:
         const auto& c = cfg();
         if (emb_layout.arch != architecture::rwkv7 || emb_layout.entries.size() != 3 * emb_layout.n_layer ||
             emb_layout.n_head != c.n_head || emb_layout.head_size != c.head_size)
-            throw state_error("reranker (" + backbone_.source() + "): needs the state of an RWKV-7 embedding model with " +
-                              std::to_string(c.n_head) + " heads of size " + std::to_string(c.head_size) +
-                              ", got a state for " + emb_layout.describe());
+            throw state_error("reranker (" + backbone_.source() +
+                              "): needs the state of an RWKV-7 embedding model with " + std::to_string(c.n_head) +
+                              " heads of size " + std::to_string(c.head_size) + ", got a state for " +
+                              emb_layout.describe());
         for (std::size_t j = 0; j < c.n_layer; ++j) source_layer(j, emb_layout.n_layer);
     }
 
@@ -503,7 +510,8 @@ public:
     float logit(const state& emb_state, workspace& ws) const {
         const auto& el = emb_state.layout();
         check_state(el);
-        if (ws.feature.cols != cfg().n_embd) throw invalid_argument("reranker: workspace was not made by this reranker");
+        if (ws.feature.cols != cfg().n_embd)
+            throw invalid_argument("reranker: workspace was not made by this reranker");
         ws.st.require_layout(backbone_.layout(), "reranker");
         std::ranges::fill(ws.st.values(), 0.0f);  // token shift zero (the training code's padded shift)
         for (std::size_t j = 0; j < cfg().n_layer; ++j) {
@@ -515,7 +523,8 @@ public:
         const Backend& be = backbone_.backend();
         using cm = const_matrix_view<float>;
         ops::linear(be, w0_, cm(ws.feature), ws.hidden);
-        ops::map(be, ws.hidden, [](float v, float b) { return std::tanh(v + b); }, cm(ws.hidden), b0_);
+        ops::map(
+            be, ws.hidden, [](float v, float b) { return std::tanh(v + b); }, cm(ws.hidden), b0_);
         ops::linear(be, w2_, cm(ws.hidden), ws.logit);
         return ws.logit(0, 0);
     }

@@ -33,6 +33,7 @@
 #include "rwkv/models/channel_mix_block.hpp"
 #include "rwkv/models/loader.hpp"
 #include "rwkv/models/recurrent_model.hpp"
+#include "rwkv/ops/ddlerp.hpp"
 #include "rwkv/ops/gold_attention.hpp"
 #include "rwkv/ops/linear.hpp"
 #include "rwkv/ops/lora.hpp"
@@ -114,10 +115,7 @@ enum c2_target : std::size_t { c2_r = 0, c2_k, c2_v, c2_w, c2_v2, c2_targets };
 
 template <class W>
 struct finch_c2_weights {
-    std::span<const float> maa_x;                 // [C]
-    std::span<const float> maa[c2_targets];       // [C] time_maa_r, _k, _v, _w, _v2
-    const_matrix_view<W> maa_w1;                  // [C, 5·D]
-    const_matrix_view<W> maa_w2[c2_targets];      // [D, C] each
+    ops::ddlerp_weights<W, c2_targets> ddlerp;    // time_maa_x, time_maa_{r,k,v,w,v2}, w1 [C, 5·D], w2 [5, D, C]
     std::span<const float> time_decay;            // [C]
     ops::lora_weights<W> decay_lora;              // [C, D_dec], [D_dec, C]
     ops::lora_weights<W> value2_lora;             // P [C, D_v2], Q [D_v2, C]
@@ -128,8 +126,8 @@ struct finch_c2_weights {
 
 template <class W>
 struct gold_weights {
-    std::span<const float> maa_x, maa_q, maa_v_cache, maa_k, maa_v;  // [C]
-    ops::lora_weights<W> q_lora;                  // [C, D_q], [D_q, C]
+    ops::ddlerp_weights<W, 1> query_lerp;         // time_maa_x, time_maa_q, time_maa_q_w1 [C, D_q], _q_w2 [D_q, C]
+    std::span<const float> maa_v_cache, maa_k, maa_v;  // [C]
     const_matrix_view<W> kv_w1;                   // [C, 2·D_kv]
     const_matrix_view<W> kv_w2[2];                // [D_kv, C]: k, v
     ops::lora_weights<W> key_lora, value_lora;    // [C, R], [R, C]
@@ -274,7 +272,7 @@ private:
 
     void channel_mix(std::size_t i, state& st, workspace& ws, std::size_t T) const {
         const auto [first, n] = block_rows(i, ws, T);
-        auto rows = [first, n](matrix_view<float> mat) { return mat.rows_slice(first, n); };
+        auto rows = [first = first, n = n](matrix_view<float> mat) { return mat.rows_slice(first, n); };
         channel_mix_block(backend_, blocks_[i].cmix, lerp_convention::previous, rows(ws.x), st.entry(ffn_entry_[i]),
                           {rows(ws.a), rows(ws.prev), rows(ws.xk), rows(ws.xr), rows(ws.ffn_hidden), rows(ws.r),
                            rows(ws.tmp)});
@@ -285,26 +283,18 @@ private:
         const Backend& be = backend_;
         const auto& blk = blocks_[i];
         const auto& p = blk.c2;
-        const std::size_t D = cfg_.rank_mix;
         auto rows = [T](matrix_view<float> mat) { return mat.rows_slice(0, T); };
-        const auto x = rows(ws.x), a = rows(ws.a), prev = rows(ws.prev), d = rows(ws.d), z = rows(ws.z),
-                   m = rows(ws.m), r = rows(ws.r), k = rows(ws.k), v = rows(ws.v), v2 = rows(ws.v2),
-                   w = rows(ws.w), y = rows(ws.y), tmp = rows(ws.tmp);
-        const auto hidden = matrix_view<float>(ws.hidden.data, T, c2_targets * D);
+        const auto x = rows(ws.x), a = rows(ws.a), prev = rows(ws.prev), r = rows(ws.r), k = rows(ws.k),
+                   v = rows(ws.v), v2 = rows(ws.v2), w = rows(ws.w), y = rows(ws.y), tmp = rows(ws.tmp);
         using cm = const_matrix_view<float>;
 
-        // ddlerp (as RWKV-6, targets r, k, v, w, v2).
+        // ddlerp (RWKV-6's, targets r, k, v, w, v2).
         ops::layer_norm(be, x, blk.ln1_weight, blk.ln1_bias, a);
         ops::token_shift(be, a, st.entry(att_entry_[i]), prev);
-        ops::map(be, d, [](float pv, float cur) { return pv - cur; }, cm(prev), cm(a));
-        ops::map(be, z, [](float cur, float dd, float mu) { return cur + dd * mu; }, cm(a), cm(d), p.maa_x);
-        ops::project(be, cm(z), p.maa_w1, hidden);
-        ops::map(be, hidden, [](float h) { return std::tanh(h); }, cm(hidden));
-        for (std::size_t f = 0; f < c2_targets; ++f) {
-            ops::project(be, cm(hidden.data + f * D, T, D, hidden.stride), p.maa_w2[f], m);
-            ops::map(be, rows(ws.mixed[f]), [](float cur, float dd, float mu, float lora) { return cur + dd * (mu + lora); },
-                     cm(a), cm(d), p.maa[f], cm(m));
-        }
+        ops::ddlerp(be, p.ddlerp, cm(a), cm(prev), rows(ws.d), rows(ws.z),
+                    matrix_view<float>(ws.hidden.data, T, c2_targets * cfg_.rank_mix), rows(ws.m),
+                    {rows(ws.mixed[c2_r]), rows(ws.mixed[c2_k]), rows(ws.mixed[c2_v]), rows(ws.mixed[c2_w]),
+                     rows(ws.mixed[c2_v2])});
         const auto x_r = cm(rows(ws.mixed[c2_r])), x_k = cm(rows(ws.mixed[c2_k])), x_v = cm(rows(ws.mixed[c2_v])),
                    x_w = cm(rows(ws.mixed[c2_w])), x_v2 = cm(rows(ws.mixed[c2_v2]));
 
@@ -395,16 +385,13 @@ private:
 
         // Queries for this chunk (its GOLD window): q = LN_q(W_q (a + δ ⊙ (μ_q + tanh((a + δ ⊙ μ_x) Q1) Q2))).
         const auto [first, Tq] = block_rows(i, ws, T);
-        auto rows = [first, Tq](matrix_view<float> mat) { return mat.rows_slice(first, Tq); };
-        const auto x = rows(ws.x), a = rows(ws.a), aprev = rows(ws.prev), d = rows(ws.d), zq = rows(ws.z),
-                   m = rows(ws.m), q = rows(ws.r), xq = rows(ws.xk), y = rows(ws.y), out = rows(ws.tmp);
+        auto rows = [first = first, Tq = Tq](matrix_view<float> mat) { return mat.rows_slice(first, Tq); };
+        const auto x = rows(ws.x), a = rows(ws.a), aprev = rows(ws.prev), q = rows(ws.r), xq = rows(ws.xk),
+                   y = rows(ws.y), out = rows(ws.tmp);
         ops::layer_norm(be, x, blk.ln1_weight, blk.ln1_bias, a);
         ops::token_shift(be, a, st.entry(att_entry_[i]), aprev);
-        ops::map(be, d, [](float pv, float cur) { return pv - cur; }, cm(aprev), cm(a));
-        ops::map(be, zq, [](float cur, float dd, float mu) { return cur + dd * mu; }, cm(a), cm(d), p.maa_x);
-        ops::lora(be, cm(zq), p.q_lora, ops::lora_activation::tanh, matrix_view<float>(ws.hidden.data, Tq, cfg_.rank_q), m);
-        ops::map(be, xq, [](float cur, float dd, float mu, float lora) { return cur + dd * (mu + lora); }, cm(a), cm(d),
-                 p.maa_q, cm(m));
+        ops::ddlerp(be, p.query_lerp, cm(a), cm(aprev), rows(ws.d), rows(ws.z),
+                    matrix_view<float>(ws.hidden.data, Tq, cfg_.rank_q), rows(ws.m), {xq});
         ops::linear(be, p.query, cm(xq), q);
         ops::layer_norm(be, cm(q), p.ln_q_weight, p.ln_q_bias, q);
 
@@ -496,12 +483,7 @@ private:
             if (!blk.gold) {
                 auto& w = blk.c2;
                 const std::size_t D = cfg_.rank_mix;
-                w.maa_x = ld.vector(a + "time_maa_x", C);
-                const char* targets[c2_targets] = {"r", "k", "v", "w", "v2"};
-                for (std::size_t f = 0; f < c2_targets; ++f) w.maa[f] = ld.vector(a + "time_maa_" + targets[f], C);
-                w.maa_w1 = ld.matrix(a + "time_maa_w1", C, c2_targets * D);
-                const auto w2 = ld.matrix_of_tensor(a + "time_maa_w2", {i64(c2_targets), i64(D), i64(C)}, c2_targets * D, C);
-                for (std::size_t f = 0; f < c2_targets; ++f) w.maa_w2[f] = w2.rows_slice(f * D, D);
+                w.ddlerp = load_ddlerp<Precision, c2_targets>(ld, a, {"r", "k", "v", "w", "v2"}, C, D);
                 w.time_decay = ld.vector(a + "time_decay", C);
                 w.decay_lora = {ld.matrix(a + "time_decay_w1", C, cfg_.rank_decay), ld.matrix(a + "time_decay_w2", cfg_.rank_decay, C)};
                 w.value2_lora = {ld.matrix(a + "time_value2_w1", C, cfg_.rank_v2), ld.matrix(a + "time_value2_w2", cfg_.rank_v2, C)};
@@ -515,12 +497,10 @@ private:
                 w.ln_x_bias = ld.vector(a + "ln_x.bias", C);
             } else {
                 auto& w = blk.att;
-                w.maa_x = ld.vector(a + "time_maa_x", C);
-                w.maa_q = ld.vector(a + "time_maa_q", C);
+                w.query_lerp = load_ddlerp<Precision, 1>(ld, a, {"q"}, C, cfg_.rank_q, "time_maa_q_w1", "time_maa_q_w2");
                 w.maa_v_cache = ld.vector(a + "time_maa_v_cache", C);
                 w.maa_k = ld.vector(a + "time_maa_k", C);
                 w.maa_v = ld.vector(a + "time_maa_v", C);
-                w.q_lora = {ld.matrix(a + "time_maa_q_w1", C, cfg_.rank_q), ld.matrix(a + "time_maa_q_w2", cfg_.rank_q, C)};
                 w.kv_w1 = ld.matrix(a + "time_maa_kv_w1", C, 2 * cfg_.rank_kv);
                 const auto kv2 = ld.matrix_of_tensor(a + "time_maa_kv_w2", {2, i64(cfg_.rank_kv), i64(C)}, 2 * cfg_.rank_kv, C);
                 w.kv_w2[0] = kv2.rows_slice(0, cfg_.rank_kv);

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <deque>
@@ -23,6 +24,7 @@
 #include "rwkv/core/precision.hpp"
 #include "rwkv/core/tensor.hpp"
 #include "rwkv/io/tensor_file.hpp"
+#include "rwkv/ops/ddlerp.hpp"
 
 namespace rwkv {
 
@@ -219,6 +221,28 @@ inline std::size_t count_layers(const io::tensor_file& f) {
     for (std::size_t i = 0; i < n; ++i)
         f.require("blocks." + std::to_string(i) + ".ln1.weight");
     return n;
+}
+
+}  // namespace rwkv
+
+namespace rwkv {
+
+// A ddlerp's tensors under `prefix`: time_maa_x, time_maa_{names[f]}, time_maa_w1 [C, K·D] and
+// time_maa_w2 [K, D, C] (or, with w1/w2 names given, those LoRA tensors).
+template <precision::policy P, std::size_t K>
+ops::ddlerp_weights<typename P::weight_type, K> load_ddlerp(const weight_loader<P>& ld, const std::string& prefix,
+                                                            const std::array<const char*, K>& names, std::size_t C,
+                                                            std::size_t D, const char* w1 = "time_maa_w1",
+                                                            const char* w2 = "time_maa_w2") {
+    ops::ddlerp_weights<typename P::weight_type, K> p;
+    p.mu_x = ld.vector(prefix + "time_maa_x", C);
+    for (std::size_t f = 0; f < K; ++f) p.mu[f] = ld.vector(prefix + "time_maa_" + names[f], C);
+    p.w1 = ld.matrix(prefix + w1, C, K * D);
+    const auto i64 = [](std::size_t n) { return static_cast<std::int64_t>(n); };
+    const auto all = K == 1 ? ld.matrix(prefix + w2, D, C)
+                            : ld.matrix_of_tensor(prefix + w2, {i64(K), i64(D), i64(C)}, K * D, C);
+    for (std::size_t f = 0; f < K; ++f) p.w2[f] = all.rows_slice(f * D, D);
+    return p;
 }
 
 }  // namespace rwkv

@@ -7,6 +7,7 @@
 // The WKV is RWKV-5.2's (ops::wkv6), now fed a [T, C] decay; the channel mix uses the v6 lerp.
 #pragma once
 
+#include <array>
 #include <cmath>
 #include <filesystem>
 #include <memory>
@@ -21,6 +22,7 @@
 #include "rwkv/models/recurrent_model.hpp"
 #include "rwkv/models/rwkv5.hpp"
 #include "rwkv/ops/channel_mix.hpp"
+#include "rwkv/ops/ddlerp.hpp"
 #include "rwkv/ops/linear.hpp"
 #include "rwkv/ops/lora.hpp"
 #include "rwkv/ops/map.hpp"
@@ -46,10 +48,8 @@ enum ddlerp_target : std::size_t { mix_w = 0, mix_k, mix_v, mix_r, mix_g, ddlerp
 template <class W>
 struct block_weights {
     std::span<const float> ln1_weight, ln1_bias;                        // [C]
-    std::span<const float> maa_x;                                       // [C] time_maa_x
-    std::span<const float> maa[ddlerp_targets];                         // [C] time_maa_w, _k, _v, _r, _g
-    const_matrix_view<W> maa_w1;                                        // [C, 5·D_mix]
-    const_matrix_view<W> maa_w2[ddlerp_targets];                        // [D_mix, C] each (slices of [5, D_mix, C])
+    ops::ddlerp_weights<W, ddlerp_targets> ddlerp;  // time_maa_x, time_maa_{w,k,v,r,g}, time_maa_w1 [C, 5·D],
+                                                    // time_maa_w2 [5, D, C] as five [D, C] slices
     std::span<const float> time_decay;                                  // [C] base log-log decay
     ops::lora_weights<W> decay_lora;                                    // [C, D_dec], [D_dec, C]
     std::span<const float> u;                                           // [H·N] time_faaaa, used raw
@@ -122,30 +122,17 @@ private:
     void time_mix(std::size_t i, state& st, workspace& ws, std::size_t T) const {
         const Backend& be = backend_;
         const auto& p = blocks_[i];
-        const std::size_t D = cfg_.rank_mix;
         auto rows = [T](matrix_view<float> mat) { return mat.rows_slice(0, T); };
-        const auto x = rows(ws.x), a = rows(ws.a), prev = rows(ws.prev), d = rows(ws.d), z = rows(ws.z),
-                   m = rows(ws.m), r = rows(ws.r), k = rows(ws.k), v = rows(ws.v), g = rows(ws.g), w = rows(ws.w),
-                   y = rows(ws.y), tmp = rows(ws.tmp), hidden = rows(ws.maa_hidden);
-        const matrix_view<float> mixed[ddlerp_targets] = {rows(ws.xw), rows(ws.xk), rows(ws.xv), rows(ws.xr),
-                                                          rows(ws.xg)};
+        const auto x = rows(ws.x), a = rows(ws.a), prev = rows(ws.prev), r = rows(ws.r), k = rows(ws.k),
+                   v = rows(ws.v), g = rows(ws.g), w = rows(ws.w), y = rows(ws.y), tmp = rows(ws.tmp);
+        const std::array<matrix_view<float>, ddlerp_targets> mixed{rows(ws.xw), rows(ws.xk), rows(ws.xv), rows(ws.xr),
+                                                                   rows(ws.xg)};
         using cm = const_matrix_view<float>;
 
-        // a = LN(x; ln1); d = prev − a.
+        // a = LN(x; ln1); ddlerp: x_f = a + (prev − a) ⊙ (μ_f + LoRA_f)  for f = w, k, v, r, g.
         ops::layer_norm(be, x, p.ln1_weight, p.ln1_bias, a);
         ops::token_shift(be, a, st.entry(3 * i + 0), prev);
-        ops::map(be, d, [](float pv, float cur) { return pv - cur; }, cm(prev), cm(a));
-
-        // ddlerp: h = tanh((a + d ⊙ μ_x) · W1);  x_f = a + d ⊙ (μ_f + h_f · W2_f)  for f = w, k, v, r, g.
-        ops::map(be, z, [](float cur, float dd, float mu) { return cur + dd * mu; }, cm(a), cm(d), p.maa_x);
-        ops::project(be, cm(z), p.maa_w1, hidden);
-        ops::map(be, hidden, [](float h) { return std::tanh(h); }, cm(hidden));
-        for (std::size_t f = 0; f < ddlerp_targets; ++f) {
-            const cm h_f(hidden.data + f * D, T, D, hidden.stride);  // column block f of h
-            ops::project(be, h_f, p.maa_w2[f], m);
-            ops::map(be, mixed[f], [](float cur, float dd, float mu, float lora) { return cur + dd * (mu + lora); },
-                     cm(a), cm(d), p.maa[f], cm(m));
-        }
+        ops::ddlerp(be, p.ddlerp, cm(a), cm(prev), rows(ws.d), rows(ws.z), rows(ws.maa_hidden), rows(ws.m), mixed);
 
         // r, k, v = W x;  g = SiLU(W_g x_g).
         ops::linear(be, p.receptance, cm(mixed[mix_r]), r);
@@ -206,13 +193,7 @@ private:
             const std::string p = "blocks." + std::to_string(i) + ".";
             b.ln1_weight = ld.vector(p + "ln1.weight", C);
             b.ln1_bias = ld.vector(p + "ln1.bias", C);
-            b.maa_x = ld.vector(p + "att.time_maa_x", C);
-            const char* targets[ddlerp_targets] = {"w", "k", "v", "r", "g"};
-            for (std::size_t f = 0; f < ddlerp_targets; ++f) b.maa[f] = ld.vector(p + "att.time_maa_" + targets[f], C);
-            b.maa_w1 = ld.matrix(p + "att.time_maa_w1", C, ddlerp_targets * D);
-            const auto w2 = ld.matrix_of_tensor(p + "att.time_maa_w2", {i64(ddlerp_targets), i64(D), i64(C)},
-                                                ddlerp_targets * D, C);
-            for (std::size_t f = 0; f < ddlerp_targets; ++f) b.maa_w2[f] = w2.rows_slice(f * D, D);
+            b.ddlerp = load_ddlerp<Precision, ddlerp_targets>(ld, p + "att.", {"w", "k", "v", "r", "g"}, C, D);
             b.time_decay = ld.vector(p + "att.time_decay", C);
             b.decay_lora.down = ld.matrix(p + "att.time_decay_w1", C, cfg_.rank_decay);
             b.decay_lora.up = ld.matrix(p + "att.time_decay_w2", cfg_.rank_decay, C);

@@ -193,7 +193,8 @@ inline state deserialize_state(std::span<const std::byte> bytes, const std::stri
                    std::to_string(cached) + " tokens × " + std::to_string(width) + " values of " +
                    std::to_string(value_bytes) + " bytes");
     state s(std::move(layout));
-    std::memcpy(s.values().data(), bytes.data() + values_at, static_cast<std::size_t>(count) * 4);
+    if (count > 0)  // an empty state has no buffer: memcpy to nullptr is undefined even for 0 bytes
+        std::memcpy(s.values().data(), bytes.data() + values_at, static_cast<std::size_t>(count) * 4);
     if (cached > 0) {
         std::vector<std::int32_t> tokens(static_cast<std::size_t>(cached));
         std::memcpy(tokens.data(), bytes.data() + cache_at, tokens.size() * 4);

@@ -336,6 +336,8 @@ class bpe_tokenizer {
 public:
     // Token ids in the file must be ≤ this.
     static constexpr std::int32_t max_id = (1 << 24) - 1;
+    // Longest text encode() accepts in one call (symbol positions are 32-bit).
+    static constexpr std::size_t max_text_bytes = std::size_t{1} << 31;
 
     // Reads a tokenizer.json. Unreadable → rwkv::io_error; malformed → rwkv::format_error naming
     // the file and the JSON path of the problem; a configuration other than the one described at
@@ -382,6 +384,10 @@ public:
 
     // Appends the ids of `text` to out (out is unchanged if the text is not valid UTF-8).
     void encode(std::string_view text, std::vector<std::int32_t>& out) const {
+        if (text.size() > max_text_bytes) {
+            throw invalid_argument("BPE tokenizer " + name_ + ": the text is longer than 2 GiB (" +
+                                   std::to_string(text.size()) + " bytes); encode it in parts");
+        }
         if (const std::size_t bad = unicode::invalid_utf8_offset(text); bad != std::string_view::npos) {
             throw invalid_argument("BPE tokenizer " + name_ + ": the text is not valid UTF-8 at byte offset " +
                                    std::to_string(bad));
@@ -614,6 +620,10 @@ private:
         throw unsupported_error("BPE tokenizer " + name_ + ": " + path + ": " + what);
     }
 
+    [[noreturn]] void wrong_type(const std::string& path, const char* expected, const json& found) const {
+        fail(path, std::string("expected ") + expected + ", found " + found.type_name());
+    }
+
     // A JSON string literal for messages: at most ~40 bytes of s, escaped, valid UTF-8.
     static std::string quoted(std::string_view s) {
         const bool cut = s.size() > 40;
@@ -623,144 +633,200 @@ private:
         return q;
     }
 
-    static bool is_null_or_absent(const json& obj, const char* key) {
+    // obj[key], or nullptr when the key is absent or its value is null.
+    static const json* member(const json& obj, const char* key) {
         const auto it = obj.find(key);
-        return it == obj.end() || it->is_null();
+        return it == obj.end() || it->is_null() ? nullptr : &*it;
     }
 
     // obj[key] when it is a boolean, `fallback` when absent or null; anything else fails.
     bool optional_bool(const json& obj, const char* key, bool fallback, const std::string& path) const {
-        const auto it = obj.find(key);
-        if (it == obj.end() || it->is_null()) return fallback;
-        if (!it->is_boolean()) fail(path + "." + key, std::string("expected true or false, found ") + it->type_name());
-        return it->get<bool>();
+        const json* v = member(obj, key);
+        if (v == nullptr) return fallback;
+        if (!v->is_boolean()) wrong_type(path + "." + key, "true or false", *v);
+        return v->get<bool>();
     }
 
-    // The id at obj (an integer 0..max_id), or a failure naming path.
+    // The token id v (an integer 0..max_id), or a failure naming path.
     std::int32_t id_value(const json& v, const std::string& path) const {
-        if (!v.is_number_integer()) fail(path, std::string("expected a token id, found ") + v.type_name());
+        if (!v.is_number_integer()) wrong_type(path, "a token id", v);
         if (v.is_number_unsigned() && v.get<std::uint64_t>() <= static_cast<std::uint64_t>(max_id)) {
             return static_cast<std::int32_t>(v.get<std::uint64_t>());
         }
         fail(path, "token id " + v.dump() + " is outside 0.." + std::to_string(max_id));
     }
 
-    // The "type" string of a component object (normalizer, pre_tokenizer, …).
+    // The "type" string of a component object (model, normalizer, pre_tokenizer, …).
     std::string component_type(const json& v, const std::string& path) const {
-        if (!v.is_object()) fail(path, std::string("expected an object, found ") + v.type_name());
-        const auto it = v.find("type");
-        if (it == v.end()) fail(path + ".type", "missing");
-        if (!it->is_string()) fail(path + ".type", std::string("expected a string, found ") + it->type_name());
-        return it->get<std::string>();
+        if (!v.is_object()) wrong_type(path, "an object", v);
+        const json* type = member(v, "type");
+        if (type == nullptr) fail(path + ".type", "missing");
+        if (!type->is_string()) wrong_type(path + ".type", "a string", *type);
+        return type->get<std::string>();
     }
 
-    void load(const json& root) {
-        if (!root.is_object()) fail("(top level)", std::string("expected a JSON object, found ") + root.type_name());
-
-        for (const char* key : {"truncation", "padding"}) {
-            if (!is_null_or_absent(root, key)) unsupported(key, "must be null (truncation and padding are not supported)");
+    // Fails unless root[key] is absent/null (when null_ok) or a component of type `expected`.
+    void require_component(const json& root, const char* key, const char* expected, bool null_ok) const {
+        const json* v = member(root, key);
+        if (v == nullptr) {
+            if (null_ok) return;
+            unsupported(key, std::string("missing or null (only \"") + expected + "\" is supported)");
         }
-
-        // normalizer: NFC or nothing.
-        if (!is_null_or_absent(root, "normalizer")) {
-            const std::string type = component_type(root.at("normalizer"), "normalizer");
-            if (type != "NFC") unsupported("normalizer.type", quoted(type) + " is not supported (only \"NFC\" or a null normalizer)");
-            nfc_ = true;
+        const std::string type = component_type(*v, key);
+        if (type != expected) {
+            unsupported(std::string(key) + ".type", quoted(type) + " is not supported (only \"" + expected + "\"" +
+                                                        (null_ok ? " or null)" : ")"));
         }
+    }
 
-        // pre_tokenizer: ByteLevel without a prefix space, with the GPT-2 regex.
-        if (is_null_or_absent(root, "pre_tokenizer")) unsupported("pre_tokenizer", "missing or null (only ByteLevel is supported)");
-        {
-            const json& pre = root.at("pre_tokenizer");
-            const std::string type = component_type(pre, "pre_tokenizer");
-            if (type != "ByteLevel") unsupported("pre_tokenizer.type", quoted(type) + " is not supported (only \"ByteLevel\")");
-            const auto it = pre.find("add_prefix_space");
-            if (it == pre.end()) fail("pre_tokenizer.add_prefix_space", "missing");
-            if (optional_bool(pre, "add_prefix_space", false, "pre_tokenizer")) {
-                unsupported("pre_tokenizer.add_prefix_space", "true is not supported (only false)");
-            }
-            if (!optional_bool(pre, "use_regex", true, "pre_tokenizer")) {
-                unsupported("pre_tokenizer.use_regex", "false is not supported (only the GPT-2 regex)");
-            }
-            optional_bool(pre, "trim_offsets", true, "pre_tokenizer");
-        }
-
-        if (!is_null_or_absent(root, "post_processor")) {
-            const std::string type = component_type(root.at("post_processor"), "post_processor");
-            if (type != "ByteLevel") {
-                unsupported("post_processor.type", quoted(type) + " is not supported (only \"ByteLevel\" or null)");
-            }
-        }
-
-        if (is_null_or_absent(root, "decoder")) unsupported("decoder", "missing or null (only ByteLevel is supported)");
-        {
-            const std::string type = component_type(root.at("decoder"), "decoder");
-            if (type != "ByteLevel") unsupported("decoder.type", quoted(type) + " is not supported (only \"ByteLevel\")");
-        }
-
-        // model
-        const auto model_it = root.find("model");
-        if (model_it == root.end()) fail("model", "missing");
-        const json& model = *model_it;
-        const std::string model_type = component_type(model, "model");
+    // Checks every part of the configuration except the vocab, merges and added tokens.
+    void check_configuration(const json& root) {
+        // The model first: a tokenizer of another kind is reported by its model type.
+        const json* model = member(root, "model");
+        if (model == nullptr) fail("model", "missing");
+        const std::string model_type = component_type(*model, "model");
         if (model_type != "BPE") unsupported("model.type", quoted(model_type) + " is not supported (only \"BPE\")");
         for (const char* key : {"dropout", "unk_token"}) {
-            if (!is_null_or_absent(model, key)) unsupported(std::string("model.") + key, "must be null");
+            if (member(*model, key) != nullptr) unsupported(std::string("model.") + key, "must be null");
         }
         for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"}) {
-            const auto it = model.find(key);
-            if (it != model.end() && !it->is_null() && !(it->is_string() && it->get_ref<const std::string&>().empty())) {
+            const json* v = member(*model, key);
+            if (v != nullptr && !(v->is_string() && v->get_ref<const std::string&>().empty())) {
                 unsupported(std::string("model.") + key, "must be null or empty");
             }
         }
         for (const char* key : {"byte_fallback", "ignore_merges"}) {
-            if (optional_bool(model, key, false, "model")) unsupported(std::string("model.") + key, "true is not supported");
+            if (optional_bool(*model, key, false, "model")) {
+                unsupported(std::string("model.") + key, "true is not supported");
+            }
         }
-        optional_bool(model, "fuse_unk", false, "model");
+        optional_bool(*model, "fuse_unk", false, "model");
 
-        const auto vocab_it = model.find("vocab");
-        if (vocab_it == model.end()) fail("model.vocab", "missing");
-        if (!vocab_it->is_object()) fail("model.vocab", std::string("expected an object, found ") + vocab_it->type_name());
-        const auto merges_it = model.find("merges");
-        if (merges_it == model.end()) fail("model.merges", "missing");
-        if (!merges_it->is_array()) fail("model.merges", std::string("expected an array, found ") + merges_it->type_name());
+        for (const char* key : {"truncation", "padding"}) {
+            if (member(root, key) != nullptr) unsupported(key, "must be null (not supported)");
+        }
 
-        // vocab: token string → id, and the byte table of each id.
+        require_component(root, "normalizer", "NFC", true);
+        nfc_ = member(root, "normalizer") != nullptr;
+
+        require_component(root, "pre_tokenizer", "ByteLevel", false);
+        const json& pre = root.at("pre_tokenizer");
+        if (!pre.contains("add_prefix_space")) fail("pre_tokenizer.add_prefix_space", "missing");
+        if (optional_bool(pre, "add_prefix_space", false, "pre_tokenizer")) {
+            unsupported("pre_tokenizer.add_prefix_space", "true is not supported (only false)");
+        }
+        if (!optional_bool(pre, "use_regex", true, "pre_tokenizer")) {
+            unsupported("pre_tokenizer.use_regex", "false is not supported (only the GPT-2 regex)");
+        }
+        optional_bool(pre, "trim_offsets", true, "pre_tokenizer");
+
+        require_component(root, "post_processor", "ByteLevel", true);  // it only adjusts offsets
+        require_component(root, "decoder", "ByteLevel", false);
+    }
+
+    struct added_token {
+        std::int32_t id;
+        std::string content;
+        bool special;
+        bool normalized;
+    };
+
+    // Reads added_tokens and checks them against the vocab (strings: token string by id).
+    std::vector<added_token> read_added_tokens(const json& root,
+                                               const std::unordered_map<std::string_view, std::int32_t>& vocab,
+                                               const std::vector<std::string_view>& strings) const {
+        std::vector<added_token> result;
+        const json* list = member(root, "added_tokens");
+        if (list == nullptr) return result;
+        if (!list->is_array()) wrong_type("added_tokens", "an array", *list);
+        for (std::size_t i = 0; i < list->size(); ++i) {
+            const json& a = (*list)[i];
+            const std::string path = "added_tokens[" + std::to_string(i) + "]";
+            if (!a.is_object()) wrong_type(path, "an object", a);
+            const json* id_json = member(a, "id");
+            if (id_json == nullptr) fail(path + ".id", "missing");
+            const std::int32_t id = id_value(*id_json, path + ".id");
+            const json* content_json = member(a, "content");
+            if (content_json == nullptr) fail(path + ".content", "missing");
+            if (!content_json->is_string()) wrong_type(path + ".content", "a string", *content_json);
+            const std::string& content = content_json->get_ref<const std::string&>();
+            if (content.empty()) fail(path + ".content", "empty");
+            const bool special = optional_bool(a, "special", false, path);
+            const bool normalized = optional_bool(a, "normalized", !special, path);
+            for (const char* key : {"single_word", "lstrip", "rstrip"}) {
+                if (optional_bool(a, key, false, path)) unsupported(path + "." + key, "true is not supported");
+            }
+            if (const auto v = vocab.find(content); v != vocab.end() && v->second != id) {
+                fail(path, "the token " + quoted(content) + " has id " + std::to_string(id) + " here but id " +
+                               std::to_string(v->second) + " in model.vocab");
+            }
+            const auto uid = static_cast<std::size_t>(id);
+            if (uid < strings.size() && !strings[uid].empty() && strings[uid] != content) {
+                fail(path + ".id",
+                     "id " + std::to_string(id) + " is the id of " + quoted(strings[uid]) + " in model.vocab");
+            }
+            for (const added_token& other : result) {
+                if (other.id == id) fail(path + ".id", "id " + std::to_string(id) + " appears twice in added_tokens");
+                if (other.content == content) {
+                    fail(path + ".content", quoted(content) + " appears twice in added_tokens");
+                }
+            }
+            result.push_back({id, content, special, normalized});
+        }
+        return result;
+    }
+
+    void load(const json& root) {
+        if (!root.is_object()) wrong_type("(top level)", "a JSON object", root);
+        check_configuration(root);
+        const json& model = root.at("model");
+
+        const json* vocab_json = member(model, "vocab");
+        if (vocab_json == nullptr) fail("model.vocab", "missing");
+        if (!vocab_json->is_object()) wrong_type("model.vocab", "an object", *vocab_json);
+        const json* merges_json = member(model, "merges");
+        if (merges_json == nullptr) fail("model.merges", "missing");
+        if (!merges_json->is_array()) wrong_type("model.merges", "an array", *merges_json);
+
+        // vocab: token string → id, and the token string of each id ("" for none). The views refer
+        // to the strings stored inside root.
         std::unordered_map<std::string_view, std::int32_t> vocab;
-        vocab.reserve(vocab_it->size());
-        std::vector<std::string_view> strings;  // by id, "" for none
-        for (auto it = vocab_it->begin(); it != vocab_it->end(); ++it) {
-            const std::string& key = it.key();  // refers to the string stored inside root
+        vocab.reserve(vocab_json->size());
+        std::vector<std::string_view> strings;
+        for (auto it = vocab_json->begin(); it != vocab_json->end(); ++it) {
+            const std::string& key = it.key();
             const std::string path = "model.vocab[" + quoted(key) + "]";
             if (key.empty()) fail(path, "empty token string");
             const std::int32_t id = id_value(*it, path);
             const auto uid = static_cast<std::size_t>(id);
             if (uid >= strings.size()) strings.resize(uid + 1);
-            if (!strings[uid].empty()) fail(path, "id " + std::to_string(id) + " is also the id of " + quoted(strings[uid]));
+            if (!strings[uid].empty()) {
+                fail(path, "id " + std::to_string(id) + " is also the id of " + quoted(strings[uid]));
+            }
             strings[uid] = key;
             vocab.emplace(strings[uid], id);
         }
 
-        // merges: (left id, right id) → (rank, merged id).
-        merges_.reset(merges_it->size());
+        // merges: (left id, right id) → (rank = position in the list, merged id).
+        merges_.reset(merges_json->size());
         std::string joined;
-        for (std::size_t i = 0; i < merges_it->size(); ++i) {
-            const json& m = (*merges_it)[i];
+        for (std::size_t i = 0; i < merges_json->size(); ++i) {
+            const json& m = (*merges_json)[i];
             const std::string path = "model.merges[" + std::to_string(i) + "]";
             std::string_view left, right;
             if (m.is_string()) {
-                const std::string& s = m.get_ref<const std::string&>();
+                const std::string_view s = m.get_ref<const std::string&>();
                 const std::size_t space = s.find(' ');
-                if (space == std::string::npos || s.find(' ', space + 1) != std::string::npos) {
+                if (space == std::string_view::npos || s.find(' ', space + 1) != std::string_view::npos) {
                     fail(path, "expected two tokens separated by one space, found " + quoted(s));
                 }
-                left = std::string_view(s).substr(0, space);
-                right = std::string_view(s).substr(space + 1);
+                left = s.substr(0, space);
+                right = s.substr(space + 1);
             } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
                 left = m[0].get_ref<const std::string&>();
                 right = m[1].get_ref<const std::string&>();
             } else {
-                fail(path, "expected \"left right\" or [\"left\", \"right\"], found " + m.dump(-1, ' ', true, json::error_handler_t::replace).substr(0, 60));
+                wrong_type(path, "\"left right\" or [\"left\", \"right\"]", m);
             }
             const auto l = vocab.find(left);
             if (l == vocab.end()) fail(path, "the token " + quoted(left) + " is not in model.vocab");
@@ -770,7 +836,7 @@ private:
             joined.append(right);
             const auto j = vocab.find(joined);
             if (j == vocab.end()) fail(path, "the merged token " + quoted(joined) + " is not in model.vocab");
-            if (i > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max() - 1)) fail(path, "too many merges");
+            if (i >= static_cast<std::size_t>(detail::bpe_merge_table::no_rank)) fail(path, "too many merges");
             merges_.insert(l->second, r->second, static_cast<std::int32_t>(i), j->second);
         }
 
@@ -779,60 +845,15 @@ private:
             byte_ids_[b] = it == vocab.end() ? -1 : it->second;
         }
 
-        // added tokens
-        struct added {
-            std::int32_t id;
-            std::string content;
-            bool special;
-            bool normalized;
-        };
-        std::vector<added> added_tokens;
-        if (!is_null_or_absent(root, "added_tokens")) {
-            const json& list = root.at("added_tokens");
-            if (!list.is_array()) fail("added_tokens", std::string("expected an array, found ") + list.type_name());
-            for (std::size_t i = 0; i < list.size(); ++i) {
-                const json& a = list[i];
-                const std::string path = "added_tokens[" + std::to_string(i) + "]";
-                if (!a.is_object()) fail(path, std::string("expected an object, found ") + a.type_name());
-                const auto id_it = a.find("id");
-                if (id_it == a.end()) fail(path + ".id", "missing");
-                const std::int32_t id = id_value(*id_it, path + ".id");
-                const auto content_it = a.find("content");
-                if (content_it == a.end()) fail(path + ".content", "missing");
-                if (!content_it->is_string()) fail(path + ".content", std::string("expected a string, found ") + content_it->type_name());
-                const std::string& content = content_it->get_ref<const std::string&>();
-                if (content.empty()) fail(path + ".content", "empty");
-                const bool special = optional_bool(a, "special", false, path);
-                const bool normalized = optional_bool(a, "normalized", !special, path);
-                for (const char* key : {"single_word", "lstrip", "rstrip"}) {
-                    if (optional_bool(a, key, false, path)) unsupported(path + "." + key, "true is not supported");
-                }
-                if (const auto v = vocab.find(content); v != vocab.end() && v->second != id) {
-                    fail(path, "the token " + quoted(content) + " has id " + std::to_string(id) +
-                                   " here but id " + std::to_string(v->second) + " in model.vocab");
-                }
-                if (static_cast<std::size_t>(id) < strings.size() && !strings[static_cast<std::size_t>(id)].empty() &&
-                    strings[static_cast<std::size_t>(id)] != content) {
-                    fail(path + ".id", "id " + std::to_string(id) + " is the id of " +
-                                           quoted(strings[static_cast<std::size_t>(id)]) + " in model.vocab");
-                }
-                for (const added& other : added_tokens) {
-                    if (other.id == id) fail(path + ".id", "id " + std::to_string(id) + " appears twice in added_tokens");
-                    if (other.content == content) fail(path + ".content", quoted(content) + " appears twice in added_tokens");
-                }
-                added_tokens.push_back({id, content, special, normalized});
-            }
-        }
+        const std::vector<added_token> added = read_added_tokens(root, vocab, strings);
 
-        // The table of token bytes, by id.
+        // The bytes of every token, by id.
         std::size_t size = strings.size();
-        for (const added& a : added_tokens) size = std::max(size, static_cast<std::size_t>(a.id) + 1);
+        for (const added_token& a : added) size = std::max(size, static_cast<std::size_t>(a.id) + 1);
         entries_.assign(size, token_entry{});
         const auto set_entry = [&](std::int32_t id, std::string_view token, token_kind kind) {
             token_entry& e = entries_[static_cast<std::size_t>(id)];
-            e.kind = kind;
-            e.offset = 0;
-            e.length = 0;
+            e = token_entry{0, 0, kind};
             if (kind == token_kind::special) return;
             const std::string b = detail::byte_level_decode(token);
             if (bytes_.size() + b.size() > std::numeric_limits<std::uint32_t>::max()) fail("model.vocab", "too large");
@@ -843,26 +864,24 @@ private:
         for (std::size_t id = 0; id < strings.size(); ++id) {
             if (!strings[id].empty()) set_entry(static_cast<std::int32_t>(id), strings[id], token_kind::normal);
         }
-        for (const added& a : added_tokens) {
-            const token_entry& e = entries_[static_cast<std::size_t>(a.id)];
+        for (const added_token& a : added) {
             if (a.special) {
                 set_entry(a.id, a.content, token_kind::special);
-            } else if (e.kind == token_kind::none) {
+            } else if (entries_[static_cast<std::size_t>(a.id)].kind == token_kind::none) {
                 set_entry(a.id, a.content, token_kind::normal);
             }
         }
         bytes_.shrink_to_fit();
 
-        for (std::size_t i = 0; i < added_tokens.size(); ++i) {
-            const added& a = added_tokens[i];
-            const std::string path = "added_tokens[" + std::to_string(i) + "].content";
-            bool fresh = true;
-            if (a.normalized) {
-                fresh = normalized_added_.add(nfc_ ? unicode::nfc(a.content) : a.content, a.id);
-            } else {
-                fresh = raw_added_.add(a.content, a.id);
+        // The matchers: normalized=false tokens match the raw text, the others the NFC text.
+        for (std::size_t i = 0; i < added.size(); ++i) {
+            const added_token& a = added[i];
+            const bool fresh = a.normalized ? normalized_added_.add(nfc_ ? unicode::nfc(a.content) : a.content, a.id)
+                                            : raw_added_.add(a.content, a.id);
+            if (!fresh) {
+                fail("added_tokens[" + std::to_string(i) + "].content",
+                     quoted(a.content) + " matches the same text as an earlier added token");
             }
-            if (!fresh) fail(path, quoted(a.content) + " matches the same text as an earlier added token");
             if (a.content == "<|endoftext|>") end_of_text_ = a.id;
         }
         if (!end_of_text_) {

@@ -1,0 +1,50 @@
+// rwkv/ops/ddlerp.hpp — RWKV-6's data-dependent token shift ("ddlerp", Eagle/Finch paper §5;
+// arch-spec §4.3), shared by RWKV-6, GoldFinch's Finch-C2 and GOLD query blocks:
+//
+//   d   = prev − a
+//   h   = tanh((a + d ⊙ μ_x) · W1)                 W1: [C, K·D]  (K targets, rank D each)
+//   x_f = a + d ⊙ (μ_f + h_f · W2_f)   f < K       W2_f: [D, C]; h_f is column block f of h
+//
+// A composition of project and map: a backend needs no kernel of its own for it.
+#pragma once
+
+#include <array>
+#include <cassert>
+#include <cmath>
+#include <span>
+
+#include "rwkv/core/backend.hpp"
+#include "rwkv/core/tensor.hpp"
+#include "rwkv/ops/linear.hpp"
+#include "rwkv/ops/map.hpp"
+
+namespace rwkv::ops {
+
+template <class W, std::size_t K>
+struct ddlerp_weights {
+    std::span<const float> mu_x;                 // [C]
+    std::array<std::span<const float>, K> mu;    // [C] per target
+    const_matrix_view<W> w1;                     // [C, K·D]
+    std::array<const_matrix_view<W>, K> w2;      // [D, C] per target
+};
+
+// Scratch: d, z, m [T, C]; hidden [T, K·D]. Outputs out[f] [T, C].
+template <backend Backend, class W, std::size_t K>
+void ddlerp(const Backend& be, const ddlerp_weights<W, K>& p, const_matrix_view<float> a, const_matrix_view<float> prev,
+            matrix_view<float> d, matrix_view<float> z, matrix_view<float> hidden, matrix_view<float> m,
+            const std::array<matrix_view<float>, K>& out) {
+    using cm = const_matrix_view<float>;
+    const std::size_t D = p.w1.cols / K;
+    assert(hidden.cols == K * D && p.w1.cols == K * D);
+    map(be, d, [](float pv, float cur) { return pv - cur; }, prev, a);
+    map(be, z, [](float cur, float dd, float mu) { return cur + dd * mu; }, a, cm(d), p.mu_x);
+    project(be, cm(z), p.w1, hidden);
+    map(be, hidden, [](float h) { return std::tanh(h); }, cm(hidden));
+    for (std::size_t f = 0; f < K; ++f) {
+        project(be, cm(hidden.data + f * D, hidden.rows, D, hidden.stride), p.w2[f], m);
+        map(be, out[f], [](float cur, float dd, float mu, float lora) { return cur + dd * (mu + lora); }, a, cm(d),
+            p.mu[f], cm(m));
+    }
+}
+
+}  // namespace rwkv::ops
