@@ -431,6 +431,54 @@ def config_seeds(golden):
             write("goldfinch_config", "official.json", f.read())
 
 
+def gpt2_symbols(data):
+    table, nxt = [], 256
+    for b in range(256):
+        if 33 <= b <= 126 or 161 <= b <= 172 or 174 <= b <= 255:
+            table.append(chr(b))
+        else:
+            table.append(chr(nxt))
+            nxt += 1
+    return "".join(table[b] for b in data)
+
+
+def bpe_json(pairs, nfc=True, array_merges=False):
+    vocab = {gpt2_symbols(bytes([b])): b for b in range(256)}
+    merges = []
+    for left, right in pairs:
+        merged = gpt2_symbols(left + right)
+        vocab.setdefault(merged, len(vocab))
+        l, r = gpt2_symbols(left), gpt2_symbols(right)
+        merges.append([l, r] if array_merges else l + " " + r)
+    added = []
+    for content, special in [("<|endoftext|>", True), ("<|padding|>", True), ("   ", False), ("  ", False)]:
+        added.append({"id": len(vocab) + len(added), "content": content, "special": special,
+                      "normalized": not special, "single_word": False, "lstrip": False, "rstrip": False})
+    byte_level = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True}
+    return json.dumps({"version": "1.0", "truncation": None, "padding": None, "added_tokens": added,
+                       "normalizer": {"type": "NFC"} if nfc else None, "pre_tokenizer": byte_level,
+                       "post_processor": byte_level, "decoder": byte_level,
+                       "model": {"type": "BPE", "dropout": None, "unk_token": None, "vocab": vocab,
+                                 "merges": merges}}, ensure_ascii=False)
+
+
+def bpe_seeds():
+    pairs = [(b"t", b"h"), (b"th", b"e"), (b" ", b"th"), (b"a", b"b"), (b"ab", b"c"), (b"\xc3", b"\xa9"),
+             (b"\xe4", b"\xbd"), (b"\xe4\xbd", b"\xa0"), (b"'", b"s"), (b"1", b"2")]
+    write("bpe_tokenizer_json", "nfc-string-merges.json", bpe_json(pairs))
+    write("bpe_tokenizer_json", "plain-pair-merges.json", bpe_json(pairs[:4], nfc=False, array_merges=True))
+    texts = {
+        "english.txt": "The theme: it's 12 o'clock, the  end   here\n\n",
+        "nfd.txt": "e\u0301te\u0301 A\u030a \u1e9b\u0323 \uac00\u11a8",
+        "specials.txt": "a<|endoftext|>b<|padding|><|endoftext|>  <|endof",
+        "long-run.txt": "a" * 100 + " " + "ab" * 40 + "thethe" * 15,
+        "mixed.txt": "\u4f60\u597d\u4e16\u754c \U0001f600\U0001f600 \u00e9\u00e9 123456 \t\r\n x",
+    }
+    for name, t in texts.items():
+        write("bpe_tokenizer_encode", name, t)
+    write("bpe_tokenizer_encode", "invalid.bin", b"ok \xc3\x28 \xed\xa0\x80")
+
+
 def main():
     shared = os.path.normpath(os.path.join(HERE, "..", "..", "shared"))
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -443,6 +491,7 @@ def main():
     text_seeds()
     state_seeds()
     config_seeds(args.golden)
+    bpe_seeds()
 
 
 if __name__ == "__main__":

@@ -217,6 +217,27 @@ TEST_CASE("rwkv-cli tokenize and detokenize with the World vocabulary", "[cli][t
     check_one_line_error(run_cli({"tokenize", "--vocab", (dir.path / "nope.txt").string(), "--text", "x"}, dir), 3);
 }
 
+TEST_CASE("rwkv-cli tokenize and detokenize with a tokenizer.json (GPT-NeoX BPE)", "[cli][bpe]") {
+    rwkv_test::temp_dir dir;
+    const std::string vocab = (rwkv_test::data_dir() / "bpe" / "tiny.json").string();
+    const std::string text = "abc aaa";
+    const auto enc = run_cli({"tokenize", "--vocab", vocab, "--text", text}, dir);
+    INFO(enc.err);
+    REQUIRE(enc.code == 0);
+    const auto ids = nlohmann::json::parse(enc.out);
+    REQUIRE(ids.is_array());
+    CHECK(!ids.empty());
+    const auto ids_path = dir.path / "ids.json";
+    rwkv_test::write_file_bytes(ids_path, enc.out.data(), enc.out.size());
+    const auto dec = run_cli({"detokenize", "--vocab", vocab, "--tokens", ids_path.string()}, dir);
+    REQUIRE(dec.code == 0);
+    CHECK(dec.out == text);
+    check_one_line_error(run_cli({"tokenize", "--vocab", (rwkv_test::data_dir() / "v7-c128-l2.state.json").string(),
+                                  "--text", "x"},
+                                 dir),
+                         4);
+}
+
 #else
 TEST_CASE("rwkv-cli tests", "[cli]") { WARN("rwkv-cli was not built (RWKV_BUILD_TOOLS=OFF): skipping"); }
 #endif

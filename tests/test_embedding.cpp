@@ -20,6 +20,7 @@
 
 #include "rwkv/embedding.hpp"
 #include "rwkv/io/safetensors.hpp"
+#include "rwkv/models/embedding/evaluation.hpp"
 #include "rwkv/text/world_tokenizer.hpp"
 #include "test_support.hpp"
 
@@ -417,6 +418,95 @@ TEST_CASE("tensor_file select_prefix splits embedding checkpoints and shares the
     CHECK(backbone.select_prefix("nothing.").tensors().empty());
 }
 
+TEST_CASE("embedding evaluation metrics on a hand-worked example (trec_eval / MTEB definitions)", "[embedding][eval]") {
+    namespace ev = er::eval;
+    // q1 judges d1 (1), d3 (2) and d5 (1, never retrieved); q2 judges d2 (1); q3 judges only a 0.
+    const ev::qrels_map qrels{{"q1", {{"d1", 1}, {"d3", 2}, {"d5", 1}}}, {"q2", {{"d2", 1}}}, {"q3", {{"d1", 0}}}};
+    const std::vector<std::string> ids{"d1", "d2", "d3", "d4"};
+    std::vector<ev::scored_doc> q1{{ids[3], 0.1}, {ids[1], 0.8}, {ids[0], 0.9}, {ids[2], 0.7}};
+    std::vector<ev::scored_doc> q2{{ids[0], 0.5}, {ids[1], 0.5}, {ids[2], 0.9}};
+    ev::trec_sort(q1);
+    ev::trec_sort(q2);
+    CHECK(q1[0].id == "d1");
+    CHECK(q1[1].id == "d2");
+    CHECK(q2[1].id == "d2");  // the 0.5 tie goes to the larger id, as in trec_eval
+
+    // q1: run d1 d2 d3 d4. DCG = 1/log2(2) + 2/log2(4) = 2; IDCG = 2 + 1/log2(3) + 1/log2(4) = 3.13093.
+    const double idcg1 = 2.0 + 1.0 / std::log2(3.0) + 0.5;
+    CHECK(ev::ndcg_at(q1, qrels.at("q1"), 10) == Approx(2.0 / idcg1));
+    CHECK(ev::ndcg_at(q1, qrels.at("q1"), 1) == Approx(0.5));  // 1 / 2
+    CHECK(ev::average_precision_at(q1, qrels.at("q1"), 10) == Approx((1.0 + 2.0 / 3.0) / 3.0));
+    CHECK(ev::average_precision_at(q1, qrels.at("q1"), 2) == Approx(1.0 / 3.0));
+    CHECK(ev::recall_at(q1, qrels.at("q1"), 100) == Approx(2.0 / 3.0));
+    CHECK(ev::recall_at(q1, qrels.at("q1"), 2) == Approx(1.0 / 3.0));
+    // q2: run d3 d2 d1. nDCG = (1/log2(3)) / 1; AP = (1/2) / 1; recall 1.
+    CHECK(ev::ndcg_at(q2, qrels.at("q2"), 10) == Approx(1.0 / std::log2(3.0)));
+    CHECK(ev::average_precision_at(q2, qrels.at("q2"), 10) == Approx(0.5));
+    CHECK(ev::recall_at(q2, qrels.at("q2"), 100) == Approx(1.0));
+
+    std::map<std::string, std::vector<ev::scored_doc>> runs{{"q1", q1}, {"q2", q2}, {"unjudged", q2}};
+    auto m = ev::evaluate(qrels, runs);
+    CHECK(m.queries == 2);
+    CHECK(m.ndcg_at_10 == Approx((2.0 / idcg1 + 1.0 / std::log2(3.0)) / 2).epsilon(1e-12));
+    CHECK(m.ndcg_at_10 == Approx(0.634859).margin(1e-6));
+    CHECK(m.map_at_10 == Approx(0.527778).margin(1e-6));
+    CHECK(m.recall_at_100 == Approx(0.833333).margin(1e-6));
+    runs.emplace("q3", q1);  // a judged query without a relevant document scores 0
+    m = ev::evaluate(qrels, runs);
+    CHECK(m.queries == 3);
+    CHECK(m.ndcg_at_10 == Approx(0.634859 * 2 / 3).margin(1e-6));
+
+    // Spearman: ranks of b with a tie are 1, 2, 3.5, 5, 3.5 → ρ = 8 / √95.
+    CHECK(ev::spearman(std::vector<double>{1, 2, 3, 4, 5}, std::vector<double>{5, 6, 7, 8, 7}) ==
+          Approx(8.0 / std::sqrt(95.0)));
+    CHECK(ev::spearman(std::vector<double>{1, 2, 3}, std::vector<double>{30, 20, 10}) == Approx(-1.0));
+    CHECK_THROWS_AS(ev::spearman(std::vector<double>{1}, std::vector<double>{1}), invalid_argument);
+
+    // Cosine ranking: query (1, 0) prefers d2 = (2, 0.1) over d1 = (0, 1).
+    const std::vector<float> queries{1, 0}, docs{0, 1, 2, 0.1f};
+    const std::vector<std::string> doc_ids{"d1", "d2"};
+    const auto ranked = ev::rank_by_cosine(queries, docs, 2, doc_ids, 10);
+    REQUIRE(ranked.size() == 1);
+    REQUIRE(ranked[0].size() == 2);
+    CHECK(ranked[0][0].id == "d2");
+    CHECK(ranked[0][0].score == Approx(2.0 / std::sqrt(4.01)));
+}
+
+TEST_CASE("embedding evaluation reads BEIR directories and STS files", "[embedding][eval]") {
+    rwkv_test::temp_dir dir;
+    auto write = [&](const std::string& name, const std::string& body) {
+        std::filesystem::create_directories((dir.path / name).parent_path());
+        rwkv_test::write_file_bytes(dir.path / name, body.data(), body.size());
+    };
+    write("beir/corpus.jsonl",
+          "{\"_id\": \"d1\", \"title\": \"Cats\", \"text\": \"Cats purr.\"}\n"
+          "\n{\"_id\": 2, \"text\": \"  Dogs bark. \"}\n");
+    write("beir/queries.jsonl", "{\"_id\": \"q1\", \"text\": \"purring\"}\n{\"_id\": \"q9\", \"text\": \"x\"}\n");
+    write("beir/qrels/test.tsv", "query-id\tcorpus-id\tscore\r\nq1\td1\t1\r\nq1\t2\t0\r\n");
+    const auto d = er::eval::load_beir(dir.path / "beir");
+    CHECK(d.doc_ids == std::vector<std::string>{"d1", "2"});
+    CHECK(d.doc_texts == std::vector<std::string>{"Cats Cats purr.", "Dogs bark."});
+    CHECK(d.query_ids == std::vector<std::string>{"q1"});  // q9 is not judged
+    CHECK(d.qrels.at("q1").at("2") == 0);
+    CHECK_THROWS_AS(er::eval::load_beir(dir.path / "beir", "dev"), io_error);
+    write("bad/corpus.jsonl", "{\"_id\": \"d1\"}\n");
+    write("bad/queries.jsonl", "{\"_id\": \"q1\", \"text\": \"a\"}\n");
+    write("bad/qrels/test.tsv", "q1\td1\t1\n");
+    CHECK_THAT(message_of([&] { er::eval::load_beir(dir.path / "bad"); }), Contains("line 1") && Contains("text"));
+    write("bad/qrels/test.tsv", "q1\td1\t1\nq1\td2\tmaybe\n");
+    CHECK_THROWS_AS(er::eval::load_beir(dir.path / "bad"), format_error);
+
+    write("sts.jsonl",
+          "{\"sentence1\": \"a\", \"sentence2\": \"b\", \"score\": 4.5}\n"
+          "{\"sentence1\": \"c\", \"sentence2\": \"d\", \"score\": 1}\n");
+    const auto sts = er::eval::load_sts(dir.path / "sts.jsonl");
+    REQUIRE(sts.size() == 2);
+    CHECK(sts[0].score == 4.5);
+    CHECK(sts[1].second == "d");
+    write("sts-bad.jsonl", "{\"sentence1\": \"a\", \"sentence2\": \"b\"}\n");
+    CHECK_THROWS_AS(er::eval::load_sts(dir.path / "sts-bad.jsonl"), format_error);
+}
+
 // ---- rwkv-cli embed / rerank ---------------------------------------------------------------------
 #ifdef RWKV_TEST_CLI
 namespace {
@@ -542,5 +632,90 @@ TEST_CASE("rwkv-cli embed with --text-file and errors of embed/rerank", "[cli][e
     check_error(embed_cli({"rerank", "--model", model, "--reranker", rr, "--pairs", tokens, "--logits-out", out}, dir),
                 4, "docs");
     CHECK_FALSE(std::filesystem::exists(out));  // failures leave no output
+}
+TEST_CASE("rwkv-cli eval-retrieval runs BEIR retrieval (with reranking) and STS end to end", "[cli][embedding][eval]") {
+    const auto vocab = rwkv_test::world_vocab_path();
+    if (!have_goldens()) return;
+    if (vocab.empty()) {
+        WARN("World vocabulary not found: skipping eval-retrieval");
+        return;
+    }
+    rwkv_test::temp_dir dir;
+    auto write = [&](const std::string& name, const std::string& body) {
+        std::filesystem::create_directories((dir.path / name).parent_path());
+        rwkv_test::write_file_bytes(dir.path / name, body.data(), body.size());
+    };
+    write("beir/corpus.jsonl",
+          "{\"_id\": \"d1\", \"title\": \"Cats\", \"text\": \"Cats purr when happy.\"}\n"
+          "{\"_id\": \"d2\", \"text\": \"Dogs bark at strangers.\"}\n"
+          "{\"_id\": \"d3\", \"text\": \"The stock market fell today.\"}\n"
+          "{\"_id\": \"q2\", \"text\": \"Parrots can talk.\"}\n");
+    write("beir/queries.jsonl",
+          "{\"_id\": \"q1\", \"text\": \"Why do cats purr?\"}\n{\"_id\": \"q2\", \"text\": \"Do dogs bark?\"}\n");
+    write("beir/qrels/test.tsv", "query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\n");
+    const std::string model = golden(".bf16.pth").string();
+    const auto r = embed_cli({"eval-retrieval", "--model", model, "--vocab", vocab.string(), "--data",
+                              (dir.path / "beir").string(), "--ignore-identical-ids"},
+                             dir);
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    const auto j = nlohmann::json::parse(r.out);
+    CHECK(j["queries"] == 2);
+    CHECK(j["documents"] == 4);
+    CHECK(j["recall_at_100"].get<double>() == Approx(1.0));  // 3 candidates each: everything is retrieved
+    for (const char* k : {"ndcg_at_10", "map_at_10"}) {
+        CHECK(j[k].get<double>() > 0.0);
+        CHECK(j[k].get<double>() <= 1.0);
+    }
+
+    // The same numbers from the library: embed, rank, evaluate.
+    const auto tok = text::world_tokenizer::from_file(vocab);
+    auto embed_all = [&](const std::vector<std::string>& texts) {
+        token_lists seqs;
+        for (const auto& t : texts) {
+            seqs.push_back(tok.encode(t));
+            seqs.back().push_back(er::eos_token);
+        }
+        return emb_model().embed_batch(seqs);
+    };
+    const auto d = er::eval::load_beir(dir.path / "beir");
+    auto ranked = er::eval::rank_by_cosine(embed_all(d.query_texts), embed_all(d.doc_texts), 128, d.doc_ids, 100);
+    std::map<std::string, std::vector<er::eval::scored_doc>> runs;
+    for (std::size_t q = 0; q < d.query_ids.size(); ++q) {
+        std::erase_if(ranked[q], [&](const auto& s) { return s.id == d.query_ids[q]; });
+        runs.emplace(d.query_ids[q], ranked[q]);
+    }
+    const auto m = er::eval::evaluate(d.qrels, runs);
+    CHECK(j["ndcg_at_10"].get<double>() == Approx(m.ndcg_at_10).margin(1e-9));
+    CHECK(j["map_at_10"].get<double>() == Approx(m.map_at_10).margin(1e-9));
+
+    const auto rr =
+        embed_cli({"eval-retrieval", "--model", model, "--vocab", vocab.string(), "--data",
+                   (dir.path / "beir").string(), "--reranker", golden("-reranker.pth").string(), "--rerank-top", "2"},
+                  dir);
+    INFO(rr.err);
+    REQUIRE(rr.code == 0);
+    const auto jr = nlohmann::json::parse(rr.out);
+    CHECK(jr["reranked_top"] == 2);
+    CHECK(jr["ndcg_at_10"].get<double>() >= 0.0);
+
+    write("sts.jsonl",
+          "{\"sentence1\": \"A cat sleeps.\", \"sentence2\": \"A cat is sleeping.\", \"score\": 5}\n"
+          "{\"sentence1\": \"A man plays guitar.\", \"sentence2\": \"The sky is blue.\", \"score\": 0}\n"
+          "{\"sentence1\": \"Kids play.\", \"sentence2\": \"Children are playing.\", \"score\": 4}\n");
+    const auto s = embed_cli(
+        {"eval-retrieval", "--model", model, "--vocab", vocab.string(), "--sts", (dir.path / "sts.jsonl").string()},
+        dir);
+    INFO(s.err);
+    REQUIRE(s.code == 0);
+    const auto js = nlohmann::json::parse(s.out);
+    CHECK(js["pairs"] == 3);
+    CHECK(std::abs(js["cosine_spearman"].get<double>()) <= 1.0);
+
+    check_error(embed_cli({"eval-retrieval", "--model", model, "--vocab", vocab.string()}, dir), 2, "--data");
+    check_error(embed_cli({"eval-retrieval", "--model", model, "--vocab", vocab.string(), "--data",
+                           (dir.path / "nowhere").string()},
+                          dir),
+                3, "qrels");
 }
 #endif

@@ -6,11 +6,17 @@
 //                   [--head retr|cls|sts] [--batch-pad] [--state-out S.f32] [--precision f32|bf16|f16]
 //   rwkv-cli rerank --model EMB --reranker RR --pairs PAIRS.json --logits-out OUT.f32
 //                   [--mode online|offline] [--batch-pad] [--reranker-layers 0,6,11] [--precision ...]
+//   rwkv-cli eval-retrieval --model EMB --vocab V --data BEIR_DIR [--split test] [--query-prefix S]
+//                   [--doc-prefix S] [--max-tokens N] [--reranker RR [--rerank-top K]] [--ignore-identical-ids]
+//   rwkv-cli eval-retrieval --model EMB --vocab V --sts PAIRS.jsonl [--head sts]
 #pragma once
+
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,6 +27,7 @@
 
 #include "cli_common.hpp"
 #include "rwkv/embedding.hpp"
+#include "rwkv/models/embedding/evaluation.hpp"
 #include "rwkv/text/world_tokenizer.hpp"
 
 namespace rwkv_cli {
@@ -200,6 +207,160 @@ int run_rerank(const rerank_args& a) {
     return exit_ok;
 }
 
+// ---- eval-retrieval ----------------------------------------------------------------------------------
+
+// A progress bar on stderr, drawn only when stderr is a terminal (and not disabled).
+class progress_bar {
+public:
+    progress_bar(std::string label, std::size_t total, bool enabled)
+        : label_(std::move(label)), total_(total), enabled_(enabled && ::isatty(STDERR_FILENO)) {
+        draw(0);
+    }
+    ~progress_bar() {
+        if (enabled_) std::fputc('\n', stderr);
+    }
+    progress_bar(const progress_bar&) = delete;
+    progress_bar& operator=(const progress_bar&) = delete;
+    void draw(std::size_t done) {
+        if (!enabled_) return;
+        const std::size_t width = 30, filled = total_ ? done * width / total_ : width;
+        const std::size_t permille = total_ ? done * 1000 / total_ : 1000;
+        if (done != total_ && permille == last_) return;
+        last_ = permille;
+        std::fprintf(stderr, "\r%s [%s%s] %zu/%zu", label_.c_str(), std::string(filled, '#').c_str(),
+                     std::string(width - filled, '.').c_str(), done, total_);
+        std::fflush(stderr);
+    }
+
+private:
+    std::string label_;
+    std::size_t total_;
+    bool enabled_;
+    std::size_t last_ = static_cast<std::size_t>(-1);
+};
+
+struct eval_args {
+    std::string model, vocab, data, sts, split = "test", query_prefix, doc_prefix, reranker, head, precision = "f32";
+    std::string rerank_template =
+        "Instruct: Given a query, retrieve documents that answer the query\nDocument: {document}\nQuery: {query}";
+    long long max_tokens = 0, rerank_top = 100;
+    bool ignore_identical_ids = false, no_progress = false;
+};
+
+// World tokens of `text` + EOS, truncated to `max_tokens` (EOS kept) when > 0.
+inline std::vector<std::int32_t> encode_with_eos(const rwkv::text::world_tokenizer& tok, std::string_view text,
+                                                 std::size_t max_tokens) {
+    auto ids = tok.encode(text);
+    if (max_tokens > 0 && ids.size() + 1 > max_tokens) ids.resize(max_tokens - 1);
+    ids.push_back(er::eos_token);
+    return ids;
+}
+
+// Embeddings [n, C] of texts, each from the zero state, one workspace for all.
+template <class Model>
+std::vector<float> embed_texts(const Model& m, const rwkv::text::world_tokenizer& tok,
+                               const std::vector<std::string>& texts, const std::string& prefix, er::task task,
+                               std::size_t max_tokens, const char* label, bool progress) {
+    const std::size_t C = m.dim();
+    std::vector<float> out(texts.size() * C);
+    auto ws = m.make_workspace(256);
+    auto st = m.make_state();
+    progress_bar bar(label, texts.size(), progress);
+    for (std::size_t i = 0; i < texts.size(); ++i) {
+        const auto ids = encode_with_eos(tok, prefix + texts[i], max_tokens);
+        std::ranges::fill(st.values(), 0.0f);
+        m.embed(ids, st, ws, std::span(out).subspan(i * C, C), task);
+        bar.draw(i + 1);
+    }
+    return out;
+}
+
+template <class Precision>
+int run_eval_retrieval(const eval_args& a) {
+    using backend = rwkv::backends::reference;
+    if (a.vocab.empty()) throw rwkv::invalid_argument("--vocab FILE is required (the World vocabulary)");
+    if (a.data.empty() == a.sts.empty())
+        throw rwkv::invalid_argument("give either --data BEIR_DIR (retrieval) or --sts PAIRS.jsonl (STS)");
+    if (a.max_tokens < 0 || a.max_tokens == 1)
+        throw rwkv::invalid_argument("--max-tokens must be 0 (no limit) or at least 2");
+    if (a.rerank_top < 1) throw rwkv::invalid_argument("--rerank-top must be at least 1");
+    const auto max_tokens = static_cast<std::size_t>(a.max_tokens);
+    const bool progress = !a.no_progress;
+    const auto tok = rwkv::text::world_tokenizer::from_file(a.vocab);
+
+    if (!a.sts.empty()) {
+        const er::task task = er::parse_task(a.head.empty() ? "sts" : a.head);
+        const auto pairs = er::eval::load_sts(a.sts);
+        const auto m = er::model<backend, Precision>::load(a.model);
+        std::vector<std::string> first, second;
+        std::vector<double> gold, cosine;
+        for (const auto& p : pairs) {
+            first.push_back(p.first);
+            second.push_back(p.second);
+            gold.push_back(p.score);
+        }
+        const auto e1 = embed_texts(m, tok, first, "", task, max_tokens, "sentence1", progress);
+        const auto e2 = embed_texts(m, tok, second, "", task, max_tokens, "sentence2", progress);
+        const std::size_t C = m.dim();
+        for (std::size_t i = 0; i < pairs.size(); ++i)
+            cosine.push_back(er::cosine_similarity(std::span(e1).subspan(i * C, C), std::span(e2).subspan(i * C, C)));
+        const nlohmann::json j = {
+            {"task", "sts"}, {"cosine_spearman", er::eval::spearman(cosine, gold)}, {"pairs", pairs.size()}};
+        std::printf("%s\n", j.dump().c_str());
+        return exit_ok;
+    }
+
+    const er::task task = er::parse_task(a.head.empty() ? "retr" : a.head);
+    const auto d = er::eval::load_beir(a.data, a.split);
+    const auto m = er::model<backend, Precision>::load(a.model);
+    std::optional<er::reranker<backend, Precision>> rr;
+    if (!a.reranker.empty()) {
+        rr.emplace(rwkv::io::tensor_file::open(a.reranker));
+        rr->check_state(m.backbone().layout());
+    }
+    const auto docs = embed_texts(m, tok, d.doc_texts, a.doc_prefix, task, max_tokens, "documents", progress);
+    const auto queries = embed_texts(m, tok, d.query_texts, a.query_prefix, task, max_tokens, "queries", progress);
+    const std::size_t keep = std::max<std::size_t>(100, static_cast<std::size_t>(a.rerank_top)) + 1;
+    auto ranked = er::eval::rank_by_cosine(queries, docs, m.dim(), d.doc_ids, keep);
+
+    std::map<std::string, std::size_t> doc_index;
+    for (std::size_t i = 0; i < d.doc_ids.size(); ++i) doc_index.emplace(d.doc_ids[i], i);
+    std::map<std::string, std::vector<er::eval::scored_doc>> runs;
+    const std::size_t top = static_cast<std::size_t>(a.rerank_top);
+    progress_bar bar("reranking", rr ? d.query_ids.size() : 0, progress && rr.has_value());
+    auto ws = m.make_workspace(256);
+    auto rws = rr ? rr->make_workspace() : typename er::reranker<backend, Precision>::workspace{};
+    auto st = m.make_state();
+    for (std::size_t q = 0; q < d.query_ids.size(); ++q) {
+        auto& run = ranked[q];
+        if (a.ignore_identical_ids) std::erase_if(run, [&](const auto& s) { return s.id == d.query_ids[q]; });
+        if (run.size() > keep - 1) run.resize(keep - 1);
+        if (rr) {  // MTEB's two-stage protocol: the run becomes the top-K, scored by the reranker
+            run.resize(std::min(run.size(), top));
+            for (auto& s : run) {
+                std::string text = a.rerank_template;
+                const std::string& doc = d.doc_texts[doc_index.at(std::string(s.id))];
+                if (auto at = text.find("{document}"); at != std::string::npos) text.replace(at, 10, doc);
+                if (auto at = text.find("{query}"); at != std::string::npos) text.replace(at, 7, d.query_texts[q]);
+                const auto ids = encode_with_eos(tok, text, max_tokens);
+                std::ranges::fill(st.values(), 0.0f);
+                m.advance(ids, st, ws);
+                s.score = rr->logit(st, rws);
+            }
+            er::eval::trec_sort(run);
+            bar.draw(q + 1);
+        }
+        runs.emplace(d.query_ids[q], std::move(run));
+    }
+    const auto r = er::eval::evaluate(d.qrels, runs);
+    const nlohmann::json j = {{"task", "retrieval"},         {"ndcg_at_10", r.ndcg_at_10},
+                              {"map_at_10", r.map_at_10},    {"recall_at_100", r.recall_at_100},
+                              {"queries", r.queries},        {"documents", d.doc_ids.size()},
+                              {"reranked_top", rr ? top : 0}};
+    std::printf("%s\n", j.dump().c_str());
+    return exit_ok;
+}
+
 }  // namespace embed_detail
 
 inline void add_embed_commands(CLI::App& app, std::function<int()>& action) {
@@ -236,6 +397,31 @@ inline void add_embed_commands(CLI::App& app, std::function<int()>& action) {
     rerank->add_option("--reranker-layers", ra->layers,
                        "Embedding layers feeding the reranker blocks, e.g. 0,6,11 (overrides the file's)");
     rerank->add_option("--precision", ra->precision, "f32 | bf16 | f16 weights")->capture_default_str();
+    auto va = std::make_shared<eval_args>();
+    auto* ev = app.add_subcommand(
+        "eval-retrieval", "MTEB-protocol evaluation: BEIR retrieval (nDCG@10, MAP@10, recall@100) or STS (Spearman)");
+    ev->add_option("--model", va->model, "EmbeddingRWKV checkpoint")->required();
+    ev->add_option("--vocab", va->vocab, "World vocabulary (rwkv_vocab_v20230424.txt)")->required();
+    ev->add_option("--data", va->data, "BEIR directory: corpus.jsonl, queries.jsonl, qrels/<split>.tsv");
+    ev->add_option("--sts", va->sts, "STS mode: JSON lines {sentence1, sentence2, score}");
+    ev->add_option("--split", va->split, "qrels split")->capture_default_str();
+    ev->add_option("--head", va->head, "Task head (default: retr for retrieval, sts for STS)");
+    ev->add_option("--query-prefix", va->query_prefix, "Text put before every query (e.g. an instruction)");
+    ev->add_option("--doc-prefix", va->doc_prefix, "Text put before every document");
+    ev->add_option("--max-tokens", va->max_tokens, "Truncate each text to N tokens, EOS included (0: no limit)")
+        ->capture_default_str();
+    ev->add_option("--reranker", va->reranker, "Rerank each query's top documents with this RWKV-Reranker");
+    ev->add_option("--rerank-top", va->rerank_top, "How many documents to rerank per query")->capture_default_str();
+    ev->add_option("--rerank-template", va->rerank_template, "Reranker input ({document}, {query}; EOS appended)");
+    ev->add_flag("--ignore-identical-ids", va->ignore_identical_ids, "Drop a document whose id equals the query's");
+    ev->add_flag("--no-progress", va->no_progress, "No progress bar");
+    ev->add_option("--precision", va->precision, "f32 | bf16 | f16 weights")->capture_default_str();
+    ev->callback([va, &action] {
+        action = [va] {
+            return with_precision(va->precision, [&](auto p) { return run_eval_retrieval<decltype(p)>(*va); });
+        };
+    });
+
     rerank->callback([ra, &action] {
         action = [ra] { return with_precision(ra->precision, [&](auto p) { return run_rerank<decltype(p)>(*ra); }); };
     });

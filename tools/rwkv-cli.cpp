@@ -114,10 +114,7 @@ int run_info(const std::string& path, bool json) {
 // ---- tokenizers ------------------------------------------------------------------------------------
 rwkv::text::any_tokenizer load_tokenizer(const std::string& vocab, const rwkv::io::tensor_file* model_file,
                                          std::size_t n_vocab) {
-    if (!vocab.empty()) {
-        if (vocab == "bytes") return rwkv::text::byte_tokenizer{};
-        return rwkv::text::world_tokenizer::from_file(vocab);
-    }
+    if (!vocab.empty()) return rwkv::text::open_tokenizer(vocab);
     if (model_file) {
         const auto& md = model_file->metadata();
         if (auto it = md.find("tokenizer"); it != md.end() && it->second == "bytes") return rwkv::text::byte_tokenizer{};
@@ -268,7 +265,7 @@ int main(int argc, char** argv) {
     generate_args gen;
     auto* generate = app.add_subcommand("generate", "Stream text generated from a prompt");
     generate->add_option("--model", gen.model, "Checkpoint")->required();
-    generate->add_option("--vocab", gen.vocab, "World vocabulary file (or 'bytes'); default from the model");
+    generate->add_option("--vocab", gen.vocab, "World vocabulary, tokenizer.json or 'bytes'; default from the model");
     generate->add_option("--prompt", gen.prompt, "Prompt text")->required();
     generate->add_option("-n,--tokens", gen.n, "Tokens to generate")->capture_default_str();
     generate->add_option("--temperature", gen.sampling.temperature, "0 = greedy")->capture_default_str();
@@ -293,13 +290,13 @@ int main(int argc, char** argv) {
     std::string tk_vocab, tk_file;
     std::optional<std::string> tk_text;
     auto* tokenize = app.add_subcommand("tokenize", "Print token ids as a JSON array");
-    tokenize->add_option("--vocab", tk_vocab, "World vocabulary file (or 'bytes')")->required();
+    tokenize->add_option("--vocab", tk_vocab, "World vocabulary, tokenizer.json (GPT-NeoX BPE) or 'bytes'")->required();
     tokenize->add_option("--text", tk_text, "Text to encode");
     tokenize->add_option("--text-file", tk_file, "File whose raw bytes to encode");
 
     std::string dt_vocab, dt_tokens;
     auto* detokenize = app.add_subcommand("detokenize", "Write the bytes of a JSON array of token ids");
-    detokenize->add_option("--vocab", dt_vocab, "World vocabulary file (or 'bytes')")->required();
+    detokenize->add_option("--vocab", dt_vocab, "World vocabulary, tokenizer.json (GPT-NeoX BPE) or 'bytes'")->required();
     detokenize->add_option("--tokens", dt_tokens, "JSON array of token ids")->required();
 
     init_args in;
