@@ -256,6 +256,23 @@ inline std::vector<std::int32_t> encode_with_eos(const rwkv::text::world_tokeniz
     return ids;
 }
 
+// The template with every {document} and {query} replaced (in one pass: the texts are not rescanned).
+inline std::string fill_template(std::string_view t, std::string_view document, std::string_view query) {
+    std::string out;
+    for (std::size_t i = 0; i < t.size();) {
+        if (t.substr(i).starts_with("{document}")) {
+            out += document;
+            i += 10;
+        } else if (t.substr(i).starts_with("{query}")) {
+            out += query;
+            i += 7;
+        } else {
+            out += t[i++];
+        }
+    }
+    return out;
+}
+
 // Embeddings [n, C] of texts, each from the zero state, one workspace for all.
 template <class Model>
 std::vector<float> embed_texts(const Model& m, const rwkv::text::world_tokenizer& tok,
@@ -327,30 +344,30 @@ int run_eval_retrieval(const eval_args& a) {
     for (std::size_t i = 0; i < d.doc_ids.size(); ++i) doc_index.emplace(d.doc_ids[i], i);
     std::map<std::string, std::vector<er::eval::scored_doc>> runs;
     const std::size_t top = static_cast<std::size_t>(a.rerank_top);
-    progress_bar bar("reranking", rr ? d.query_ids.size() : 0, progress && rr.has_value());
-    auto ws = m.make_workspace(256);
-    auto rws = rr ? rr->make_workspace() : typename er::reranker<backend, Precision>::workspace{};
-    auto st = m.make_state();
-    for (std::size_t q = 0; q < d.query_ids.size(); ++q) {
-        auto& run = ranked[q];
-        if (a.ignore_identical_ids) std::erase_if(run, [&](const auto& s) { return s.id == d.query_ids[q]; });
-        if (run.size() > keep - 1) run.resize(keep - 1);
-        if (rr) {  // MTEB's two-stage protocol: the run becomes the top-K, scored by the reranker
-            run.resize(std::min(run.size(), top));
-            for (auto& s : run) {
-                std::string text = a.rerank_template;
-                const std::string& doc = d.doc_texts[doc_index.at(std::string(s.id))];
-                if (auto at = text.find("{document}"); at != std::string::npos) text.replace(at, 10, doc);
-                if (auto at = text.find("{query}"); at != std::string::npos) text.replace(at, 7, d.query_texts[q]);
-                const auto ids = encode_with_eos(tok, text, max_tokens);
-                std::ranges::fill(st.values(), 0.0f);
-                m.advance(ids, st, ws);
-                s.score = rr->logit(st, rws);
+    {  // the bar ends its line before the results are printed
+        progress_bar bar("reranking", rr ? d.query_ids.size() : 0, progress && rr.has_value());
+        auto ws = m.make_workspace(256);
+        auto rws = rr ? rr->make_workspace() : typename er::reranker<backend, Precision>::workspace{};
+        auto st = m.make_state();
+        for (std::size_t q = 0; q < d.query_ids.size(); ++q) {
+            auto& run = ranked[q];
+            if (a.ignore_identical_ids) std::erase_if(run, [&](const auto& s) { return s.id == d.query_ids[q]; });
+            if (run.size() > keep - 1) run.resize(keep - 1);
+            if (rr) {  // MTEB's two-stage protocol: the run becomes the top-K, scored by the reranker
+                run.resize(std::min(run.size(), top));
+                for (auto& s : run) {
+                    const std::string& doc = d.doc_texts[doc_index.at(std::string(s.id))];
+                    const auto ids =
+                        encode_with_eos(tok, fill_template(a.rerank_template, doc, d.query_texts[q]), max_tokens);
+                    std::ranges::fill(st.values(), 0.0f);
+                    m.advance(ids, st, ws);
+                    s.score = rr->logit(st, rws);
+                }
+                er::eval::trec_sort(run);
+                bar.draw(q + 1);
             }
-            er::eval::trec_sort(run);
-            bar.draw(q + 1);
+            runs.emplace(d.query_ids[q], std::move(run));
         }
-        runs.emplace(d.query_ids[q], std::move(run));
     }
     const auto r = er::eval::evaluate(d.qrels, runs);
     const nlohmann::json j = {{"task", "retrieval"},         {"ndcg_at_10", r.ndcg_at_10},

@@ -16,6 +16,8 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <span>
 #include <string>
 #include <string_view>
@@ -499,6 +501,14 @@ private:
             if (k.k != kind::string)
                 fail(std::string("state_dict has a key of type ") + type_name(k.k) + ", expected str");
             const std::string& key = str(k);
+            if (v.k != kind::tensor && extras_ != nullptr && int_sequence(v)) {
+                // A list/tuple of ints beside the tensors (e.g. EmbeddingRWKV's reranker_layer_idx):
+                // kept as text "[a, b, ...]" for the caller's metadata.
+                std::string text = "[";
+                for (const auto& x : seq(v)) text += (text.size() > 1 ? ", " : "") + std::to_string(x.i);
+                (*extras_)[key] = text + "]";
+                continue;
+            }
             if (v.k != kind::tensor) {
                 fail("state_dict entry '" + printable(key) + "' is a " + type_name(v.k) + ", expected a tensor" +
                      (v.k == kind::dict ? " (nested dicts such as {'state_dict': ...} are not supported; save the "
@@ -514,6 +524,17 @@ private:
         return out;
     }
 
+    bool int_sequence(const value& v) {
+        if (v.k != kind::list && v.k != kind::tuple) return false;
+        for (const auto& x : seq(v))
+            if (x.k != kind::integer) return false;
+        return true;
+    }
+
+public:
+    std::map<std::string, std::string, std::less<>>* extras_ = nullptr;  // where int lists go; null: rejected
+
+private:
     std::span<const std::byte> in_;
     const std::string& name_;
     std::size_t pos_ = 0;
@@ -538,8 +559,11 @@ private:
 // Throws format_error for malformed or forbidden content and unsupported_error for storages of other
 // element types; messages start with `display_name`.
 inline std::vector<pickled_tensor> unpickle_state_dict(std::span<const std::byte> pickle,
-                                                       const std::string& display_name) {
-    return detail::restricted_unpickler(pickle, display_name).run();
+                                                       const std::string& display_name,
+                                                       std::map<std::string, std::string, std::less<>>* extras = nullptr) {
+    detail::restricted_unpickler u(pickle, display_name);
+    u.extras_ = extras;
+    return u.run();
 }
 
 }  // namespace rwkv::io

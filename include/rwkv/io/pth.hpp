@@ -36,7 +36,8 @@ inline std::string dims_string(const std::vector<std::int64_t>& dims) {
 // Reads the state_dict of a torch.save zip. Throws format_error (corrupt archive or pickle, storage
 // too small, missing entries), unsupported_error (compressed entries, big-endian data, non-contiguous
 // tensors, other element types); messages start with `display_name`.
-inline std::vector<tensor_entry> read_pth(std::span<const std::byte> data, const std::string& display_name) {
+inline std::vector<tensor_entry> read_pth(std::span<const std::byte> data, const std::string& display_name,
+                                          std::map<std::string, std::string, std::less<>>* extras = nullptr) {
     auto fail = [&](const std::string& what) -> format_error { return format_error(display_name + ": " + what); };
     const zip_reader zip(data, display_name);
 
@@ -67,7 +68,7 @@ inline std::vector<tensor_entry> read_pth(std::span<const std::byte> data, const
             throw fail("byteorder entry must say 'little' or 'big', found '" + detail::printable(order, 32) + "'");
     }
 
-    const auto pickled = unpickle_state_dict(zip.entry_data(*pkl), display_name);
+    const auto pickled = unpickle_state_dict(zip.entry_data(*pkl), display_name, extras);
     std::vector<tensor_entry> out;
     out.reserve(pickled.size());
     for (const auto& p : pickled) {

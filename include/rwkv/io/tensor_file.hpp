@@ -118,7 +118,7 @@ private:
         const auto data = file_->bytes();
         if (looks_like_zip(data)) {
             format_ = "pth";
-            tensors_ = read_pth(data, name_);
+            tensors_ = read_pth(data, name_, &metadata_);  // int-list entries become metadata
         } else if (looks_like_safetensors(data)) {
             format_ = "safetensors";
             auto contents = read_safetensors(data, name_);
