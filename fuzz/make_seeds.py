@@ -426,6 +426,11 @@ def config_seeds(golden):
     write("goldfinch_config", "minimal.json", json.dumps(base))
     write("goldfinch_config", "defaults.json", '{"model": {}}')
     write("goldfinch_config", "rope.json", '{"model": {"rope": {"theta": 10000}, "use_v2": 0}}')
+    # Regression seeds: flags of other JSON types escaped as nlohmann::type_error, and a huge float
+    # was cast to int (undefined behaviour); both are format_error / accepted now.
+    write("goldfinch_config", "regress-flag-string.json", '{"model": {"use_v2": "yes"}}')
+    write("goldfinch_config", "regress-flag-array.json", '{"model": {"use_one_minus_w": [1]}}')
+    write("goldfinch_config", "regress-flag-huge-float.json", '{"model": {"use_v2": 1e300, "use_one_minus_w": false}}')
     if golden and os.path.isfile(os.path.join(golden, "goldfinch-c128-l3.config.json")):
         with open(os.path.join(golden, "goldfinch-c128-l3.config.json"), "rb") as f:
             write("goldfinch_config", "official.json", f.read())

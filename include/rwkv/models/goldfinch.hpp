@@ -88,9 +88,15 @@ inline options read_config(const std::filesystem::path& path) {
         }
     o.inv_other_layer_ratio = number("inv_other_layer_ratio", 3);
     o.head_size = number("head_size", 64);
-    o.use_v2 = !m.contains("use_v2") || m["use_v2"].is_null() || m["use_v2"].get<int>() != 0;
-    o.use_one_minus_w = !m.contains("use_one_minus_w") || m["use_one_minus_w"].is_null() ||
-                        m["use_one_minus_w"].get<int>() != 0;
+    // A 0/1 flag (a bool too); anything else is a format_error, not a json exception or a float cast.
+    auto flag = [&](const char* key) {
+        if (!m.contains(key) || m[key].is_null()) return true;
+        if (m[key].is_boolean()) return m[key].get<bool>();
+        if (!m[key].is_number()) throw format_error(path.string() + ": model." + key + " must be 0 or 1");
+        return m[key] != 0;
+    };
+    o.use_v2 = flag("use_v2");
+    o.use_one_minus_w = flag("use_one_minus_w");
     return o;
 }
 
