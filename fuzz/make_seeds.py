@@ -417,7 +417,8 @@ def state_seeds():
     write("state_file", "goldfinch-cache.state", state_file("goldfinch", 2, C, H, N, gf, cache_width=2, cached=3))
     write("state_file", "goldfinch-cache-bf16.state",
           state_file("goldfinch", 2, C, H, N, gf, cache_width=3, cached=2, cache_dtype="bf16"))
-    write("state_file", "empty.state", state_file("rwkv5", 0, 0, 0, 0, []))
+    # Regression seed: a state with no values made deserialize_state memcpy into a null buffer.
+    write("state_file", "regress-no-values.state", state_file("rwkv5", 0, 0, 0, 0, []))
 
 
 def config_seeds(golden):

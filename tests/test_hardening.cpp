@@ -19,7 +19,7 @@ namespace {
 
 // A state file whose layout has no entries (0 floats): deserialize_state used to memcpy 0 bytes
 // into the state's null buffer, which is undefined behaviour (UBSan: "null pointer passed as
-// argument 1"). Seed: fuzz/corpus/state_file/empty.state.
+// argument 1"). Seed: fuzz/corpus/state_file/regress-no-values.state.
 TEST_CASE("a state file with no values loads and round-trips", "[hardening][state]") {
     auto layout = std::make_shared<rwkv::state_layout>();
     layout->arch = rwkv::architecture::rwkv5;
