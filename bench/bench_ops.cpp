@@ -1,11 +1,35 @@
-// Micro-benchmarks of kernel variants (Google Benchmark). Run: build/bench/rwkv-bench
+// Micro-benchmarks of every kernel variant (Google Benchmark). Run: build/bench/rwkv-bench
+//   (--benchmark_filter=REGEX to pick, --benchmark_min_time=0.1 for a quick pass)
 //
-// Shapes follow RWKV-7 0.1B (C 768, F 3072, N 64). Bytes/s counters give matvec bandwidth, which is
-// what bounds decoding; items/s give tokens/s for the scans.
+// Shapes follow RWKV-7 0.1B: C 768, F 3072 (FFN 4C), N 64 (12 heads), V 65536 (the head matvec).
+// Variants: the reference backend and the cpu backend at each instruction set this machine runs
+// (portable, sse2, avx2, avx512; the others are reported as skipped), one thread unless
+// RWKV_BENCH_THREADS says otherwise.
+//   linear/<backend>/<W>/<rows>x<cols>/T:<T>   y = W·x through ops::linear, W in f32, bf16, f16.
+//                                              T = 1 is a matvec (decode): bytes/s = weight bytes
+//                                              read per second, what bounds decoding. T = 16, 64 is
+//                                              a small-batch matmul (prefill): FLOP/s counter.
+//   gemm_int8|gemm_int4/<isa>/...               the kernel table's block-quantized products, called
+//                                              directly (no backend uses them yet): bytes/s counts
+//                                              codes + scales.
+//   project/<backend>/f32/...                   x·M, the LoRA products (C → 64 ... 128).
+//   wkv7|wkv6/<backend>/T:<T>                   the matrix-state scans, 12 heads of 64; items/s =
+//                                              tokens/s.
+//   layer_norm, group_norm, sample              unchanged light ops (cpu reuses the reference ones).
 #include <benchmark/benchmark.h>
 
+#include <cstdint>
+#include <cstdlib>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <tuple>
 #include <vector>
 
+#include "rwkv/backends/cpu.hpp"
+#include "rwkv/backends/cpu/kernel_table.hpp"
 #include "rwkv/backends/reference.hpp"
 #include "rwkv/core/dtype.hpp"
 #include "rwkv/core/precision.hpp"
@@ -13,9 +37,12 @@
 #include "rwkv/generate/sampler.hpp"
 #include "rwkv/ops/linear.hpp"
 #include "rwkv/ops/norm.hpp"
+#include "rwkv/ops/wkv6.hpp"
 #include "rwkv/ops/wkv7.hpp"
 
 namespace {
+
+constexpr std::size_t C = 768, F = 3072, V = 65536, N = 64, H = C / N;
 
 std::vector<float> random_floats(std::size_t n, std::uint64_t seed, float scale = 1.0f) {
     rwkv::generate::rng rng(seed);
@@ -24,49 +51,196 @@ std::vector<float> random_floats(std::size_t n, std::uint64_t seed, float scale 
     return v;
 }
 
+std::size_t bench_threads() {
+    if (const char* e = std::getenv("RWKV_BENCH_THREADS"); e && *e) {
+        const long n = std::strtol(e, nullptr, 10);
+        if (n >= 1 && n <= 1024) return static_cast<std::size_t>(n);
+    }
+    return 1;
+}
+
+// ---- backends --------------------------------------------------------------------------------------
+// A variant: the reference backend, or the cpu backend at one instruction set.
+struct backend_variant {
+    std::string name;
+    std::optional<rwkv::cpu::isa> isa;  // nullopt: reference
+};
+
+std::vector<backend_variant> variants() {
+    std::vector<backend_variant> v{{"reference", std::nullopt}};
+    for (std::size_t i = 0; i < rwkv::cpu::isa_names.size(); ++i)
+        v.push_back({"cpu/" + std::string(rwkv::cpu::isa_names[i]), static_cast<rwkv::cpu::isa>(i)});
+    return v;
+}
+
+// The cpu backend for `i`, or nullptr after SkipWithError when this build or CPU lacks it.
+std::unique_ptr<rwkv::backends::cpu> make_cpu(benchmark::State& s, rwkv::cpu::isa i) {
+    try {
+        return std::make_unique<rwkv::backends::cpu>(bench_threads(), i);
+    } catch (const std::exception& e) {
+        s.SkipWithError(e.what());
+        return nullptr;
+    }
+}
+
+const rwkv::cpu::kernel_table* table_or_skip(benchmark::State& s, rwkv::cpu::isa i) {
+    try {
+        return &rwkv::cpu::kernels_for(i);
+    } catch (const std::exception& e) {
+        s.SkipWithError(e.what());
+        return nullptr;
+    }
+}
+
+// Runs body(backend) with the variant's backend.
+template <class Body>
+void with_backend(benchmark::State& s, const backend_variant& v, Body&& body) {
+    if (!v.isa) {
+        body(rwkv::backends::reference{});
+        return;
+    }
+    const auto be = make_cpu(s, *v.isa);
+    if (be) body(*be);
+}
+
+// Weights are shared between benchmarks (the head alone is 50 M values).
 template <class W>
-void bm_linear(benchmark::State& s) {
-    const auto rows = static_cast<std::size_t>(s.range(0)), cols = static_cast<std::size_t>(s.range(1));
-    const auto tokens = static_cast<std::size_t>(s.range(2));
-    const auto wf = random_floats(rows * cols, 1, 0.05f);
-    std::vector<W> w(wf.size());
-    for (std::size_t i = 0; i < w.size(); ++i) w[i] = rwkv::from_f32<W>(wf[i]);
-    auto x = random_floats(tokens * cols, 2);
-    std::vector<float> y(tokens * rows);
-    const rwkv::backends::reference be;
-    for (auto _ : s) {
-        rwkv::ops::linear(be, rwkv::const_matrix_view<W>(w.data(), rows, cols),
-                          rwkv::const_matrix_view<float>(x.data(), tokens, cols),
-                          rwkv::matrix_view<float>(y.data(), tokens, rows));
-        benchmark::DoNotOptimize(y.data());
+const std::vector<W>& weights(std::size_t rows, std::size_t cols) {
+    static std::map<std::pair<std::size_t, std::size_t>, std::vector<W>> cache;
+    auto& w = cache[{rows, cols}];
+    if (w.empty()) {
+        const auto f = random_floats(rows * cols, rows * 131 + cols, 0.05f);
+        w.resize(f.size());
+        for (std::size_t i = 0; i < w.size(); ++i) w[i] = rwkv::from_f32<W>(f[i]);
     }
-    s.SetBytesProcessed(static_cast<std::int64_t>(s.iterations() * rows * cols * sizeof(W)));
-    s.SetItemsProcessed(static_cast<std::int64_t>(s.iterations() * tokens));
+    return w;
 }
-BENCHMARK(bm_linear<float>)->Args({768, 768, 1})->Args({3072, 768, 1})->Args({768, 768, 16});
-BENCHMARK(bm_linear<rwkv::bf16>)->Args({768, 768, 1})->Args({3072, 768, 1});
-BENCHMARK(bm_linear<rwkv::f16>)->Args({768, 768, 1});
 
-void bm_wkv7_scan(benchmark::State& s) {
-    constexpr std::size_t N = 64;
-    const std::size_t H = 12, C = H * N, T = static_cast<std::size_t>(s.range(0));
-    std::vector<float> state(H * N * N);
-    auto r = random_floats(T * C, 3), k = random_floats(T * C, 4), v = random_floats(T * C, 5);
-    auto a = random_floats(T * C, 6, 0.1f), b = random_floats(T * C, 7, 0.1f);
-    std::vector<float> w(T * C, 0.95f), y(T * C);
-    const rwkv::backends::reference be;
-    auto view = [&](std::vector<float>& m) { return rwkv::const_matrix_view<float>(m.data(), T, C); };
-    for (auto _ : s) {
-        rwkv::ops::wkv7<N>(be, rwkv::tensor3_view<float>{state.data(), H, N, N}, view(r), view(w), view(k), view(v),
-                           view(a), view(b), rwkv::matrix_view<float>(y.data(), T, C));
-        benchmark::DoNotOptimize(y.data());
+void set_matrix_counters(benchmark::State& s, std::size_t rows, std::size_t cols, std::size_t T, double weight_bytes) {
+    const auto it = static_cast<double>(s.iterations());
+    s.SetBytesProcessed(static_cast<std::int64_t>(it * weight_bytes));
+    s.SetItemsProcessed(static_cast<std::int64_t>(it * static_cast<double>(T)));
+    s.counters["FLOP/s"] = benchmark::Counter(it * 2.0 * static_cast<double>(rows * cols * T), benchmark::Counter::kIsRate);
+}
+
+// ---- matrix products -------------------------------------------------------------------------------
+template <class W>
+void bm_linear(benchmark::State& s, const backend_variant& v, std::size_t rows, std::size_t cols, std::size_t T) {
+    const auto& w = weights<W>(rows, cols);
+    const auto x = random_floats(T * cols, 2);
+    std::vector<float> y(T * rows);
+    with_backend(s, v, [&](const auto& be) {
+        for (auto _ : s) {
+            rwkv::ops::linear(be, rwkv::const_matrix_view<W>(w.data(), rows, cols),
+                              rwkv::const_matrix_view<float>(x.data(), T, cols), rwkv::matrix_view<float>(y.data(), T, rows));
+            benchmark::DoNotOptimize(y.data());
+            benchmark::ClobberMemory();
+        }
+        set_matrix_counters(s, rows, cols, T, static_cast<double>(rows * cols * sizeof(W)));
+    });
+}
+
+void bm_project(benchmark::State& s, const backend_variant& v, std::size_t K, std::size_t out, std::size_t T) {
+    const auto& m = weights<float>(K, out);
+    const auto x = random_floats(T * K, 3);
+    std::vector<float> y(T * out);
+    with_backend(s, v, [&](const auto& be) {
+        for (auto _ : s) {
+            rwkv::ops::project(be, rwkv::const_matrix_view<float>(x.data(), T, K),
+                               rwkv::const_matrix_view<float>(m.data(), K, out), rwkv::matrix_view<float>(y.data(), T, out));
+            benchmark::DoNotOptimize(y.data());
+            benchmark::ClobberMemory();
+        }
+        set_matrix_counters(s, K, out, T, static_cast<double>(K * out * sizeof(float)));
+    });
+}
+
+// Block-quantized weights in the kernel table's layout (kernel_table.hpp): random codes, scales.
+struct quantized {
+    std::vector<std::int8_t> codes;
+    std::vector<float> scales;
+    rwkv::cpu::quant_rows rows;
+    double bytes = 0;
+};
+
+quantized make_quantized(int bits, std::size_t rows, std::size_t cols) {
+    constexpr std::size_t B = rwkv::cpu::quant_block;
+    const std::size_t padded = (cols + B - 1) / B * B, blocks = padded / B;
+    const std::size_t code_bytes = bits == 8 ? padded : padded / 2;
+    quantized q;
+    q.codes.resize(rows * code_bytes);
+    q.scales.resize(rows * blocks);
+    rwkv::generate::rng rng(static_cast<std::uint64_t>(bits) * 1000 + rows);
+    for (auto& c : q.codes) {
+        const auto r = static_cast<int>(rng.uniform_float() * 255.0f);
+        // int8: a code in [−127, 127]; int4: any byte is two valid nibbles.
+        c = static_cast<std::int8_t>(bits == 8 ? std::min(r, 254) - 127 : r - 128);
     }
-    s.SetItemsProcessed(static_cast<std::int64_t>(s.iterations() * T));
+    for (auto& sc : q.scales) sc = 0.01f * (0.5f + rng.uniform_float());
+    q.rows = {q.codes.data(), q.scales.data(), code_bytes, blocks};
+    q.bytes = static_cast<double>(q.codes.size() + q.scales.size() * sizeof(float));
+    return q;
 }
-BENCHMARK(bm_wkv7_scan)->Arg(1)->Arg(64);
 
-void bm_layer_norm(benchmark::State& s) {
-    const std::size_t C = 768, T = static_cast<std::size_t>(s.range(0));
+void bm_gemm_quant(benchmark::State& s, int bits, rwkv::cpu::isa i, std::size_t rows, std::size_t cols, std::size_t T) {
+    const auto* k = table_or_skip(s, i);
+    if (!k) return;
+    static std::map<std::tuple<int, std::size_t, std::size_t>, quantized> cache;
+    auto& q = cache[{bits, rows, cols}];
+    if (q.codes.empty()) q = make_quantized(bits, rows, cols);
+    q.rows.codes = q.codes.data();  // the map node is stable, but re-point after a copy
+    q.rows.scales = q.scales.data();
+    const auto x = random_floats(T * cols, 4);
+    std::vector<float> y(T * rows);
+    const auto fn = bits == 8 ? k->gemm_int8 : k->gemm_int4;
+    for (auto _ : s) {
+        fn(q.rows, x.data(), cols, y.data(), rows, T, 0, rows, cols);
+        benchmark::DoNotOptimize(y.data());
+        benchmark::ClobberMemory();
+    }
+    set_matrix_counters(s, rows, cols, T, q.bytes);
+}
+
+// ---- WKV scans -------------------------------------------------------------------------------------
+struct scan_inputs {
+    std::size_t T;
+    std::vector<float> state, r, w, k, v, a, b, u, y;
+    explicit scan_inputs(std::size_t t)
+        : T(t), state(H * N * N), r(random_floats(T * C, 3)), w(T * C, 0.95f), k(random_floats(T * C, 4)),
+          v(random_floats(T * C, 5)), a(random_floats(T * C, 6, 0.1f)), b(random_floats(T * C, 7, 0.1f)),
+          u(random_floats(C, 8, 0.5f)), y(T * C) {}
+    rwkv::const_matrix_view<float> in(const std::vector<float>& m) const { return {m.data(), T, C}; }
+    rwkv::tensor3_view<float> st() { return {state.data(), H, N, N}; }
+    rwkv::matrix_view<float> out() { return {y.data(), T, C}; }
+};
+
+void bm_wkv7(benchmark::State& s, const backend_variant& var, std::size_t T) {
+    scan_inputs in(T);
+    with_backend(s, var, [&](const auto& be) {
+        for (auto _ : s) {
+            rwkv::ops::wkv7<N>(be, in.st(), in.in(in.r), in.in(in.w), in.in(in.k), in.in(in.v), in.in(in.a), in.in(in.b),
+                               in.out());
+            benchmark::DoNotOptimize(in.y.data());
+            benchmark::ClobberMemory();
+        }
+        s.SetItemsProcessed(static_cast<std::int64_t>(s.iterations()) * static_cast<std::int64_t>(T));
+    });
+}
+
+void bm_wkv6(benchmark::State& s, const backend_variant& var, std::size_t T) {
+    scan_inputs in(T);
+    with_backend(s, var, [&](const auto& be) {
+        for (auto _ : s) {
+            rwkv::ops::wkv6<N>(be, in.st(), in.in(in.r), in.in(in.w), in.in(in.k), in.in(in.v), in.u, in.out());
+            benchmark::DoNotOptimize(in.y.data());
+            benchmark::ClobberMemory();
+        }
+        s.SetItemsProcessed(static_cast<std::int64_t>(s.iterations()) * static_cast<std::int64_t>(T));
+    });
+}
+
+// ---- light ops -------------------------------------------------------------------------------------
+void bm_layer_norm(benchmark::State& s, std::size_t T) {
     auto x = random_floats(T * C, 8), w = random_floats(C, 9), b = random_floats(C, 10);
     std::vector<float> y(T * C);
     const rwkv::backends::reference be;
@@ -75,20 +249,105 @@ void bm_layer_norm(benchmark::State& s) {
                               rwkv::matrix_view<float>(y.data(), T, C));
         benchmark::DoNotOptimize(y.data());
     }
-    s.SetItemsProcessed(static_cast<std::int64_t>(s.iterations() * T));
+    s.SetItemsProcessed(static_cast<std::int64_t>(s.iterations()) * static_cast<std::int64_t>(T));
 }
-BENCHMARK(bm_layer_norm)->Arg(1)->Arg(64);
+
+void bm_group_norm(benchmark::State& s, std::size_t T) {
+    auto x = random_floats(T * C, 8), w = random_floats(C, 9), b = random_floats(C, 10);
+    std::vector<float> y(T * C);
+    const rwkv::backends::reference be;
+    for (auto _ : s) {
+        rwkv::ops::group_norm(be, rwkv::const_matrix_view<float>(x.data(), T, C), w, b, H, rwkv::ops::group_norm_eps,
+                              rwkv::matrix_view<float>(y.data(), T, C));
+        benchmark::DoNotOptimize(y.data());
+    }
+    s.SetItemsProcessed(static_cast<std::int64_t>(s.iterations()) * static_cast<std::int64_t>(T));
+}
 
 void bm_sample(benchmark::State& s) {
-    const auto V = static_cast<std::int32_t>(s.range(0));
-    auto logits = random_floats(static_cast<std::size_t>(V), 11, 5.0f);
+    const auto vocab = static_cast<std::int32_t>(s.range(0));
+    auto logits = random_floats(static_cast<std::size_t>(vocab), 11, 5.0f);
     rwkv::generate::sampler smp({.temperature = 1.0f, .top_p = 0.9f, .top_k = static_cast<std::int32_t>(s.range(1)),
                                  .seed = 1},
-                                V);
+                                vocab);
     for (auto _ : s) benchmark::DoNotOptimize(smp.sample(logits));
 }
 BENCHMARK(bm_sample)->Args({65536, 0})->Args({65536, 40});
 
+// ---- registration ----------------------------------------------------------------------------------
+std::string shape(std::size_t rows, std::size_t cols, std::size_t T) {
+    return std::to_string(rows) + "x" + std::to_string(cols) + "/T:" + std::to_string(T);
+}
+
+void register_all() {
+    // (rows, cols): attention projections, FFN key, FFN value; the head only as a matvec.
+    const std::pair<std::size_t, std::size_t> shapes[] = {{C, C}, {F, C}, {C, F}};
+    const std::size_t batches[] = {1, 16, 64};
+    for (const auto& v : variants()) {
+        auto add_linear = [&](auto tag, const char* wname) {
+            using W = decltype(tag);
+            for (const auto& sh : shapes)
+                for (std::size_t T : batches) {
+                    const std::size_t rows = sh.first, cols = sh.second;
+                    benchmark::RegisterBenchmark(("linear/" + v.name + "/" + wname + "/" + shape(rows, cols, T)).c_str(),
+                                                 [v, rows, cols, T](benchmark::State& s) { bm_linear<W>(s, v, rows, cols, T); })
+                        ->Unit(benchmark::kMicrosecond);
+                }
+            benchmark::RegisterBenchmark(("linear/" + v.name + "/" + wname + "/" + shape(V, C, 1)).c_str(),
+                                         [v](benchmark::State& s) { bm_linear<W>(s, v, V, C, 1); })
+                ->Unit(benchmark::kMicrosecond);
+        };
+        add_linear(float{}, "f32");
+        add_linear(rwkv::bf16{}, "bf16");
+        add_linear(rwkv::f16{}, "f16");
+        for (std::size_t T : {std::size_t{1}, std::size_t{64}})
+            benchmark::RegisterBenchmark(("project/" + v.name + "/f32/" + shape(C, 128, T)).c_str(),
+                                         [v, T](benchmark::State& s) { bm_project(s, v, C, 128, T); })
+                ->Unit(benchmark::kMicrosecond);
+    }
+    for (std::size_t i = 0; i < rwkv::cpu::isa_names.size(); ++i) {
+        const auto isa = static_cast<rwkv::cpu::isa>(i);
+        const std::string iname(rwkv::cpu::isa_names[i]);
+        for (int bits : {8, 4}) {
+            const std::string base = "gemm_int" + std::to_string(bits) + "/" + iname + "/";
+            for (const auto& sh : shapes)
+                for (std::size_t T : batches) {
+                    const std::size_t rows = sh.first, cols = sh.second;
+                    benchmark::RegisterBenchmark((base + shape(rows, cols, T)).c_str(),
+                                                 [bits, isa, rows, cols, T](benchmark::State& s) {
+                                                     bm_gemm_quant(s, bits, isa, rows, cols, T);
+                                                 })
+                        ->Unit(benchmark::kMicrosecond);
+                }
+            benchmark::RegisterBenchmark((base + shape(V, C, 1)).c_str(), [bits, isa](benchmark::State& s) {
+                bm_gemm_quant(s, bits, isa, V, C, 1);
+            })->Unit(benchmark::kMicrosecond);
+        }
+    }
+    for (const auto& v : variants())
+        for (std::size_t T : {std::size_t{1}, std::size_t{64}}) {
+            benchmark::RegisterBenchmark(("wkv7/" + v.name + "/T:" + std::to_string(T)).c_str(),
+                                         [v, T](benchmark::State& s) { bm_wkv7(s, v, T); })
+                ->Unit(benchmark::kMicrosecond);
+            benchmark::RegisterBenchmark(("wkv6/" + v.name + "/T:" + std::to_string(T)).c_str(),
+                                         [v, T](benchmark::State& s) { bm_wkv6(s, v, T); })
+                ->Unit(benchmark::kMicrosecond);
+        }
+    for (std::size_t T : {std::size_t{1}, std::size_t{64}}) {
+        benchmark::RegisterBenchmark(("layer_norm/T:" + std::to_string(T)).c_str(),
+                                     [T](benchmark::State& s) { bm_layer_norm(s, T); });
+        benchmark::RegisterBenchmark(("group_norm/T:" + std::to_string(T)).c_str(),
+                                     [T](benchmark::State& s) { bm_group_norm(s, T); });
+    }
+}
+
 }  // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+    register_all();
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}

@@ -192,6 +192,6 @@ TEST_CASE("goldfinch config is checked against the tensors", "[goldfinch][errors
     CHECK_THROWS_AS(goldfinch::read_config(write("broken.json", "{")), format_error);
     CHECK_THROWS_AS(goldfinch::read_config(dir.path / "missing.json"), io_error);
     CHECK_THROWS_AS(any_model::open(rwkv_test::data_dir() / "v7-c128-l2.pth",
-                                    {"f32", "reference", golden("goldfinch-c128-l3.config.json").string(), 4096}),
+                                    {"f32", "reference", 1, golden("goldfinch-c128-l3.config.json").string(), 4096, ""}),
                     invalid_argument);
 }

@@ -17,10 +17,11 @@
 #include <thread>
 #include <vector>
 
+#include "bench_command.hpp"
 #include "cli_common.hpp"
 #include "embed_commands.hpp"
 #include "rwkv/io/safetensors.hpp"
-#include "rwkv/models/rwkv7_init.hpp"
+#include "rwkv/models/init.hpp"
 #include "rwkv/rwkv.hpp"
 
 namespace {
@@ -29,7 +30,7 @@ using namespace rwkv_cli;
 
 // ---- eval ----------------------------------------------------------------------------------------
 struct eval_args {
-    std::string model, tokens, logits_out, mode = "rnn", precision = "f32", backend = "reference", config,
+    std::string model, tokens, logits_out, mode = "rnn", precision = "f32", backend = "cpu", config,
                 state_out;
     std::optional<long long> prefill;
     int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -52,7 +53,11 @@ int run_eval(const eval_args& a) {
         prefill = static_cast<std::size_t>(*a.prefill);
     }
 
-    rwkv::open_options opt{a.precision, a.backend, a.config};
+    rwkv::open_options opt;
+    opt.precision = a.precision;
+    opt.backend = a.backend;
+    opt.threads = static_cast<std::size_t>(a.threads);
+    opt.goldfinch_config = a.config;
     opt.max_context = std::max<std::size_t>(opt.max_context, T);
     const auto model = rwkv::any_model::open(a.model, opt);
     const auto info = model.summary();
@@ -145,7 +150,7 @@ int run_detokenize(const std::string& vocab, const std::string& tokens_path) {
 
 // ---- generate --------------------------------------------------------------------------------------
 struct generate_args {
-    std::string model, vocab, prompt, precision = "f32", backend = "reference";
+    std::string model, vocab, prompt, precision = "f32", backend = "cpu";
     long long n = 100;
     rwkv::generate::sampler_config sampling{};
     int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -156,7 +161,11 @@ int run_generate(generate_args a) {
     check_threads(a.threads);
     if (a.n < 0) throw rwkv::invalid_argument("-n must be ≥ 0 (got " + std::to_string(a.n) + ")");
     const auto file = rwkv::io::tensor_file::open(a.model);
-    const auto model = rwkv::any_model::open(a.model, {a.precision, a.backend, {}, 4096});
+    rwkv::open_options opt;
+    opt.precision = a.precision;
+    opt.backend = a.backend;
+    opt.threads = static_cast<std::size_t>(a.threads);
+    const auto model = rwkv::any_model::open(a.model, opt);
     const auto info = model.summary();
     const auto tok = load_tokenizer(a.vocab, &file, info.n_vocab);
     if (static_cast<std::size_t>(tok.vocab_size()) > info.n_vocab)
@@ -208,35 +217,45 @@ int run_generate(generate_args a) {
 // ---- init ------------------------------------------------------------------------------------------
 struct init_args {
     std::string arch, out, tokenizer;
-    long long n_embd = 0, n_layer = 0, vocab = 0, head_size = 64;
+    long long n_embd = 0, n_layer = 0, vocab = 0, head_size = 64, dim_ffn = 0;
     unsigned long long seed = 0;
     bool g1 = false;
 };
 
+// v4 … v7, rwkv4 … rwkv7, goldfinch; anything else is unsupported (exit 6), like an unknown model.
+rwkv::architecture init_architecture(const std::string& name) {
+    static const std::pair<const char*, rwkv::architecture> names[] = {
+        {"v4", rwkv::architecture::rwkv4}, {"v5", rwkv::architecture::rwkv5}, {"v5.2", rwkv::architecture::rwkv5},
+        {"v6", rwkv::architecture::rwkv6}, {"v7", rwkv::architecture::rwkv7}};
+    for (const auto& [n, a] : names)
+        if (name == n) return a;
+    if (const auto a = rwkv::architecture_from_name(name)) return *a;
+    throw rwkv::unsupported_error("init: unknown architecture '" + name +
+                                  "' (supported: v4, v5, v6, v7, goldfinch; or rwkv4 … rwkv7)");
+}
+
 int run_init(const init_args& a) {
-    if (a.arch != "v7" && a.arch != "rwkv7")
-        throw rwkv::unsupported_error("init: architecture '" + a.arch + "' is not available yet (supported: v7)");
-    for (auto [name, v] : {std::pair{"--n-embd", a.n_embd}, {"--n-layer", a.n_layer}, {"--vocab", a.vocab}})
+    rwkv::init_options o;
+    o.arch = init_architecture(a.arch);
+    for (auto [name, v] : {std::pair{"--n-embd", a.n_embd}, {"--n-layer", a.n_layer}, {"--vocab", a.vocab},
+                           {"--head-size", a.head_size}})
         if (v <= 0 || v > (1 << 20))
             throw rwkv::invalid_argument(std::string(name) + " must be between 1 and 1048576 (got " + std::to_string(v) + ")");
-    rwkv::rwkv7::init_options o;
+    if (a.dim_ffn < 0 || a.dim_ffn > (1 << 22))
+        throw rwkv::invalid_argument("--dim-ffn must be between 0 (the default) and 4194304 (got " +
+                                     std::to_string(a.dim_ffn) + ")");
     o.n_embd = static_cast<std::size_t>(a.n_embd);
     o.n_layer = static_cast<std::size_t>(a.n_layer);
     o.n_vocab = static_cast<std::size_t>(a.vocab);
     o.head_size = static_cast<std::size_t>(a.head_size);
+    o.dim_ffn = static_cast<std::size_t>(a.dim_ffn);
     o.seed = a.seed;
     o.g1_layout = a.g1;
-    const auto tensors = rwkv::rwkv7::random_weights(o);
+    const auto tensors = rwkv::random_weights(o);
     std::vector<rwkv::io::tensor_to_write> w;
     for (const auto& t : tensors) w.push_back({t.name, rwkv::dtype::f32, t.shape, std::as_bytes(std::span(t.data))});
-    std::map<std::string, std::string> md{{"format", "pt"},
-                                          {"architecture", "rwkv7"},
-                                          {"rwkv_version", "7"},
-                                          {"n_embd", std::to_string(o.n_embd)},
-                                          {"n_layer", std::to_string(o.n_layer)},
-                                          {"vocab_size", std::to_string(o.n_vocab)},
-                                          {"seed", std::to_string(o.seed)},
-                                          {"note", "random weights made by rwkv-cli init"}};
+    auto md = rwkv::init_metadata(o);
+    md["note"] = "random weights made by rwkv-cli init";
     if (!a.tokenizer.empty()) md["tokenizer"] = a.tokenizer;
     rwkv::io::write_safetensors(a.out, w, md);
     return exit_ok;
@@ -257,7 +276,7 @@ int main(int argc, char** argv) {
     eval->add_option("--mode", ev.mode, "rnn (one token per call) or seq (one call)")->capture_default_str();
     eval->add_option("--prefill", ev.prefill, "rnn mode: first N tokens in one sequence call");
     eval->add_option("--precision", ev.precision, "f32 | bf16 | f16 weights")->capture_default_str();
-    eval->add_option("--backend", ev.backend, "reference")->capture_default_str();
+    eval->add_option("--backend", ev.backend, "cpu (SIMD kernels, threads) or reference (plain loops)")->capture_default_str();
     eval->add_option("--threads", ev.threads, "Worker threads")->capture_default_str();
     eval->add_option("--config", ev.config, "GoldFinch config JSON ({\"model\": {...}})");
     eval->add_option("--state-out", ev.state_out, "Write the final state (official order, raw f32)");
@@ -301,19 +320,23 @@ int main(int argc, char** argv) {
 
     init_args in;
     auto* init = app.add_subcommand("init", "Write a random-weight model (.safetensors) at any shape");
-    init->add_option("--arch", in.arch, "v7")->required();
+    init->add_option("--arch", in.arch, "v4 | v5 | v6 | v7 | goldfinch (or rwkv4 … rwkv7)")->required();
     init->add_option("--n-embd", in.n_embd)->required();
     init->add_option("--n-layer", in.n_layer)->required();
     init->add_option("--vocab,--vocab-size", in.vocab, "Vocabulary size")->required();
-    init->add_option("--head-size", in.head_size)->capture_default_str();
+    init->add_option("--head-size", in.head_size, "32, 64 or 128 (v5, v6, v7; GoldFinch 64; not used by v4)")
+        ->capture_default_str();
+    init->add_option("--dim-ffn", in.dim_ffn, "FFN width; 0 = the version's default (4C; 3.5C for v5, v6, goldfinch)")
+        ->capture_default_str();
     init->add_option("--seed", in.seed)->capture_default_str();
     init->add_option("--tokenizer", in.tokenizer, "Recorded in the metadata (e.g. 'bytes')");
-    init->add_flag("--g1-layout", in.g1, "Omit layer 0's v0/v1/v2 (the released G1 layout)");
+    init->add_flag("--g1-layout", in.g1, "v7: omit layer 0's v0/v1/v2 (the released G1 layout)");
     init->add_option("--out", in.out, "Output .safetensors")->required();
 
     // Commands defined in their own headers set `action` when they are the one parsed.
     std::function<int()> action;
     add_embed_commands(app, action);
+    add_bench_command(app, action);
 
     try {
         app.parse(argc, argv);

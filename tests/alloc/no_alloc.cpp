@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "rwkv/backends/cpu.hpp"
 #include "rwkv/generate/sampler.hpp"
 #include "rwkv/rwkv7.hpp"
 #include "rwkv/text/byte_tokenizer.hpp"
@@ -39,8 +40,9 @@ void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
 void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
 
-int main() {
-    const auto model = rwkv::rwkv7::model<>::load(std::string(RWKV_TEST_DATA_DIR) + "/v7-c128-l2.safetensors");
+// Decodes 64 sampled tokens and re-runs a prefill; returns the heap allocations made meanwhile.
+template <class Model>
+long allocations_while_decoding(const Model& model) {
     auto state = model.make_state();
     auto ws = model.make_workspace(16);
     std::vector<float> logits(model.cfg().n_vocab);
@@ -51,10 +53,8 @@ int main() {
     rwkv::text::utf8_stream_decoder utf8;
     std::string text;
     text.reserve(4096);
-
     const std::vector<std::int32_t> prompt{10, 20, 30, 40, 50};
     model.forward(prompt, state, ws, logits);
-
     const long before = allocations.load();
     for (int i = 0; i < 64; ++i) {
         const std::int32_t token = sampler.sample(logits);
@@ -63,8 +63,23 @@ int main() {
         model.forward(std::span(&token, 1), state, ws, logits);
     }
     model.forward(prompt, state, ws, logits);  // a prefill that fits the workspace allocates nothing either
-    const long during = allocations.load() - before;
-    std::printf("heap allocations during 64 decode steps and a 5-token prefill: %ld\n", during);
-    std::printf("%d passed, %d failed\n", during == 0 ? 1 : 0, during == 0 ? 0 : 1);
-    return during == 0 ? 0 : 1;
+    return allocations.load() - before;
+}
+
+int main() {
+    const std::string path = std::string(RWKV_TEST_DATA_DIR) + "/v7-c128-l2.safetensors";
+    int failed = 0;
+    const long reference = allocations_while_decoding(rwkv::rwkv7::model<>::load(path));
+    std::printf("reference backend: heap allocations during 64 decode steps and a 5-token prefill: %ld\n", reference);
+    failed += reference != 0;
+    // The cpu backend with its thread pool (2 threads), f32 and int8 weights.
+    const long cpu = allocations_while_decoding(rwkv::rwkv7::model<rwkv::backends::cpu>::load(path, rwkv::backends::cpu{2}));
+    std::printf("cpu backend, 2 threads, f32: %ld\n", cpu);
+    failed += cpu != 0;
+    const long cpu_int8 = allocations_while_decoding(
+        rwkv::rwkv7::model<rwkv::backends::cpu, rwkv::precision::int8>::load(path, rwkv::backends::cpu{2}));
+    std::printf("cpu backend, 2 threads, int8: %ld\n", cpu_int8);
+    failed += cpu_int8 != 0;
+    std::printf("%d passed, %d failed\n", 3 - failed, failed);
+    return failed == 0 ? 0 : 1;
 }

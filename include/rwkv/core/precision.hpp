@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "rwkv/core/dtype.hpp"
+#include "rwkv/core/quant.hpp"
 
 namespace rwkv::precision {
 
@@ -32,6 +33,19 @@ struct f16 {
     static constexpr std::string_view name = "f16";
 };
 
+// Matrices block-quantized to 8-bit codes with an f32 scale per 32 weights (core/quant.hpp);
+// per-channel vectors, derived tensors, activations and state stay f32.
+struct int8 {
+    using weight_type = int8_block;
+    static constexpr std::string_view name = "int8";
+};
+
+// Matrices block-quantized to 4-bit codes with an f32 scale per 32 weights.
+struct int4 {
+    using weight_type = int4_block;
+    static constexpr std::string_view name = "int4";
+};
+
 template <class P>
 concept policy = requires {
     typename P::weight_type;
@@ -41,7 +55,8 @@ concept policy = requires {
 // Round a value as storing it under policy P would (identity for f32).
 template <policy P>
 constexpr float round_to_weight(float x) noexcept {
-    return to_f32(from_f32<typename P::weight_type>(x));
+    if constexpr (quant_format<typename P::weight_type>) return x;  // only matrices are quantized
+    else return to_f32(from_f32<typename P::weight_type>(x));
 }
 
 }  // namespace rwkv::precision

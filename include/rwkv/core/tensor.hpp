@@ -44,6 +44,11 @@ struct matrix_view {
         assert(first + count <= rows);
         return {data + first * stride, count, cols, stride};
     }
+    // Columns [first, first + count) (a strided view).
+    constexpr matrix_view cols_slice(std::size_t first, std::size_t count) const noexcept {
+        assert(first + count <= cols);
+        return {data + first, rows, count, stride};
+    }
     constexpr bool contiguous() const noexcept { return stride == cols; }
     constexpr std::size_t size() const noexcept { return rows * cols; }
     // The whole matrix as one span (contiguous views only).

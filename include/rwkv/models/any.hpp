@@ -5,7 +5,9 @@
 // model<Backend, Precision>, never an individual op.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <iterator>
 #include <filesystem>
 #include <memory>
 #include <span>
@@ -13,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "rwkv/backends/cpu.hpp"
 #include "rwkv/backends/reference.hpp"
 #include "rwkv/core/architecture.hpp"
 #include "rwkv/core/error.hpp"
@@ -30,15 +33,21 @@
 namespace rwkv {
 
 struct open_options {
-    std::string precision = "f32";        // f32 | bf16 | f16
-    std::string backend = "reference";    // reference
+    std::string precision = "f32";        // f32 | bf16 | f16 | int8 | int4 (block-quantized matrices)
+    std::string backend = "cpu";          // cpu (SIMD, threads) | reference (plain loops, double sums)
+    std::size_t threads = 1;              // cpu backend: threads of the model's pool (1 = caller only)
     std::string goldfinch_config;         // optional official {"model": {...}} JSON (GoldFinch only)
     std::size_t max_context = 4096;       // GoldFinch: tokens of context cache reserved per state
+    std::string instruction_set;          // cpu backend: "" = the best this CPU runs; avx512 | avx2 | sse2 | portable
 };
 
 struct model_summary {
     architecture arch{};
     std::size_t n_vocab = 0, n_embd = 0, n_layer = 0, n_head = 0, head_size = 0, dim_ffn = 0;
+    std::size_t weight_bytes_per_token = 0;  // every tensor but the embedding table (recurrent_model)
+    std::size_t matrix_elements = 0;         // every weight matrix, the head included
+    std::size_t head_elements = 0;           // the head alone (0 without one)
+    std::string backend, precision;          // what runs it, e.g. "cpu/avx512", "f32"
 };
 
 class any_workspace {
@@ -67,7 +76,12 @@ class any_model {
         model_summary summary() const override {
             const auto& c = m.cfg();
             const auto& l = m.layout();
-            return {l.arch, c.n_vocab, c.n_embd, c.n_layer, l.n_head, l.head_size, c.dim_ffn};
+            model_summary s{l.arch, c.n_vocab, c.n_embd, c.n_layer, l.n_head, l.head_size, c.dim_ffn,
+                            m.weight_bytes_per_token(), m.matrix_elements(), m.io().head.rows * m.io().head.cols,
+                            std::string(Model::backend_type::name), std::string(Model::precision_type::name)};
+            if constexpr (requires { m.backend().instruction_set(); })
+                s.backend += "/" + std::string(m.backend().instruction_set());
+            return s;
         }
         state make_state() const override { return m.make_state(); }
         std::unique_ptr<any_workspace> make_workspace(std::size_t n) const override {
@@ -85,42 +99,60 @@ class any_model {
     std::string source_;
 
     template <class Backend, class Precision>
-    static std::unique_ptr<const concept_t> make(architecture arch, io::tensor_file file, const open_options& opt) {
+    static std::unique_ptr<const concept_t> make(architecture arch, io::tensor_file file, const open_options& opt,
+                                                 const Backend& be) {
         switch (arch) {
             case architecture::goldfinch: {
                 goldfinch::options g;
-                if (!opt.goldfinch_config.empty()) g = goldfinch::read_config(opt.goldfinch_config);
+                // An explicit config file wins; else the one `rwkv-cli init` stores in the metadata.
+                if (!opt.goldfinch_config.empty())
+                    g = goldfinch::read_config(opt.goldfinch_config);
+                else if (const auto it = file.metadata().find("config"); it != file.metadata().end())
+                    g = goldfinch::parse_config(it->second, file.display_name() + " (metadata 'config')");
                 g.max_context = opt.max_context;
                 return std::make_unique<model_t<goldfinch::model<Backend, Precision>>>(
-                    goldfinch::model<Backend, Precision>(std::move(file), g));
+                    goldfinch::model<Backend, Precision>(std::move(file), g, be));
             }
             case architecture::rwkv4:
                 return std::make_unique<model_t<rwkv4::model<Backend, Precision>>>(
-                    rwkv4::model<Backend, Precision>(std::move(file)));
+                    rwkv4::model<Backend, Precision>(std::move(file), be));
             case architecture::rwkv5:
                 return std::make_unique<model_t<rwkv5::model<Backend, Precision>>>(
-                    rwkv5::model<Backend, Precision>(std::move(file)));
+                    rwkv5::model<Backend, Precision>(std::move(file), be));
             case architecture::rwkv6:
                 return std::make_unique<model_t<rwkv6::model<Backend, Precision>>>(
-                    rwkv6::model<Backend, Precision>(std::move(file)));
+                    rwkv6::model<Backend, Precision>(std::move(file), be));
             case architecture::rwkv7:
                 return std::make_unique<model_t<rwkv7::model<Backend, Precision>>>(
-                    rwkv7::model<Backend, Precision>(std::move(file)));
+                    rwkv7::model<Backend, Precision>(std::move(file), be));
             default:
                 throw unsupported_error(file.display_name() + ": architecture " +
                                         std::string(architecture_name(arch)) + " is not supported by this build");
         }
     }
 
+    template <class Backend>
+    static std::unique_ptr<const concept_t> with_precision(const std::string& p, architecture arch, io::tensor_file file,
+                                                           const open_options& opt, const Backend& be) {
+        if (p == "bf16") return make<Backend, precision::bf16>(arch, std::move(file), opt, be);
+        if (p == "f16") return make<Backend, precision::f16>(arch, std::move(file), opt, be);
+        if (p == "int8") return make<Backend, precision::int8>(arch, std::move(file), opt, be);
+        if (p == "int4") return make<Backend, precision::int4>(arch, std::move(file), opt, be);
+        return make<Backend, precision::f32>(arch, std::move(file), opt, be);
+    }
+
 public:
-    static constexpr std::string_view precisions[] = {"f32", "bf16", "f16"};
-    static constexpr std::string_view backends_built[] = {"reference"};
+    static constexpr std::string_view precisions[] = {"f32", "bf16", "f16", "int8", "int4"};
+    static constexpr std::string_view backends_built[] = {"cpu", "reference"};
 
     // Opens a checkpoint, detects its architecture (an unknown one is a model_error naming what was
     // found) and builds the concrete model for the requested backend and precision.
     static any_model open(const std::filesystem::path& path, const open_options& opt = {}) {
-        if (opt.backend != "reference")
-            throw invalid_argument("unknown backend '" + opt.backend + "' (built: reference)");
+        if (opt.backend != "cpu" && opt.backend != "reference")
+            throw invalid_argument("unknown backend '" + opt.backend + "' (built: cpu, reference)");
+        if (opt.threads == 0) throw invalid_argument("threads must be at least 1");
+        if (std::find(std::begin(precisions), std::end(precisions), opt.precision) == std::end(precisions))
+            throw invalid_argument("unknown precision '" + opt.precision + "' (expected f32, bf16, f16, int8, int4)");
         auto file = io::tensor_file::open(path);
         const architecture arch = detect_architecture(file);
         if (!opt.goldfinch_config.empty() && arch != architecture::goldfinch)
@@ -128,16 +160,13 @@ public:
                                    std::string(architecture_name(arch)));
         any_model m;
         m.source_ = file.display_name();
-        if (opt.precision == "f32")
-            m.impl_ = make<backends::reference, precision::f32>(arch, std::move(file), opt);
-        else if (opt.precision == "bf16")
-            m.impl_ = make<backends::reference, precision::bf16>(arch, std::move(file), opt);
-        else if (opt.precision == "f16")
-            m.impl_ = make<backends::reference, precision::f16>(arch, std::move(file), opt);
-        else if (opt.precision == "int8" || opt.precision == "int4")
-            throw unsupported_error("precision '" + opt.precision + "' is not available in this build (f32, bf16, f16)");
+        if (opt.backend == "cpu")
+            m.impl_ = with_precision(opt.precision, arch, std::move(file), opt,
+                                     opt.instruction_set.empty()
+                                         ? backends::cpu(opt.threads)
+                                         : backends::cpu(opt.threads, cpu::parse_isa(opt.instruction_set)));
         else
-            throw invalid_argument("unknown precision '" + opt.precision + "' (expected f32, bf16, f16, int8, int4)");
+            m.impl_ = with_precision(opt.precision, arch, std::move(file), opt, backends::reference{});
         return m;
     }
 

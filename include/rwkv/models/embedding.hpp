@@ -205,7 +205,7 @@ public:
     explicit model(const io::tensor_file& file, Backend be = {})
         : backbone_(detail::part(file, "rwkv.", "an EmbeddingRWKV checkpoint (expected 'rwkv.*' and 'head.*')"),
                     std::move(be)),
-          heads_store_{detail::part(file, "head.", "an EmbeddingRWKV checkpoint (no task heads 'head.*')"), {}, {}} {
+          heads_store_(detail::part(file, "head.", "an EmbeddingRWKV checkpoint (no task heads 'head.*')")) {
         const auto& c = backbone_.cfg();
         if (c.n_vocab <= static_cast<std::size_t>(eos_token))
             throw model_error(file.display_name() + ": tensor 'rwkv.emb.weight' has " + std::to_string(c.n_vocab) +
@@ -434,8 +434,8 @@ public:
         : backbone_(detail::part(file, "reranker.", "an RWKV-Reranker checkpoint (expected 'reranker.*' tensors)",
                                  {{"token.weight", "emb.weight"}}),
                     std::move(be)),
-          head_store_{
-              detail::part(file, "reranker.head.", "an RWKV-Reranker checkpoint (no 'reranker.head.*')"), {}, {}} {
+          head_store_(
+              detail::part(file, "reranker.head.", "an RWKV-Reranker checkpoint (no 'reranker.head.*')")) {
         const auto& c = backbone_.cfg();
         if (c.n_vocab != 1)
             throw model_error(file.display_name() + ": tensor 'reranker.emb.weight' has " + std::to_string(c.n_vocab) +

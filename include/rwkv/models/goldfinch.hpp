@@ -19,6 +19,8 @@
 #include <cmath>
 #include <utility>
 #include <filesystem>
+#include <iterator>
+#include <string_view>
 #include <fstream>
 #include <memory>
 #include <optional>
@@ -55,13 +57,13 @@ struct options {
     std::size_t max_context = 4096;                    // cache capacity reserved by make_state / workspaces
 };
 
-// Reads the official config JSON ({"model": {...}}); non-null rope/brope/alibi are unsupported.
-inline options read_config(const std::filesystem::path& path) {
-    std::ifstream f(path);
-    if (!f) throw io_error(path.string() + ": cannot open GoldFinch config");
+// Parses the official config JSON ({"model": {...}}) from text; `where` names its source in errors
+// (a file, or a checkpoint's metadata). Non-null rope/brope/alibi are unsupported.
+inline options parse_config(std::string_view text, const std::string& where) {
+    const std::filesystem::path path(where);
     nlohmann::json j;
     try {
-        j = nlohmann::json::parse(f);
+        j = nlohmann::json::parse(text);
     } catch (const nlohmann::json::exception& e) {
         throw format_error(path.string() + ": not valid JSON (" + e.what() + ")");
     }
@@ -98,6 +100,14 @@ inline options read_config(const std::filesystem::path& path) {
     o.use_v2 = flag("use_v2");
     o.use_one_minus_w = flag("use_one_minus_w");
     return o;
+}
+
+// Reads the official config JSON file.
+inline options read_config(const std::filesystem::path& path) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) throw io_error(path.string() + ": cannot open GoldFinch config");
+    const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    return parse_config(text, path.string());
 }
 
 struct config {
@@ -444,7 +454,9 @@ private:
         cfg_.use_v2 = opt.use_v2;
         cfg_.use_one_minus_w = opt.use_one_minus_w;
         cfg_.max_context = opt.max_context;
-        cfg_.cache_dtype = dtype_of<weight_type>::value;
+        // The key cache takes the policy's 16/32-bit type; block-quantized policies keep it in f16.
+        if constexpr (quant_format<weight_type>) cfg_.cache_dtype = dtype::f16;
+        else cfg_.cache_dtype = dtype_of<weight_type>::value;
         if (ld.has("blocks.0.att.gate.weight"))
             throw unsupported_error(file.display_name() + ": plain Finch blocks under GOLD (goldfinch_upgrade) are not " +
                                     "supported; only Finch-C2");
@@ -473,8 +485,13 @@ private:
 
         cache_a_ = ld.matrix("w_kv_cache_a.weight", c, C);
         const auto b = ld.matrix("w_kv_cache_b.weight", C, C + c);
-        cache_b_emb_ = const_matrix_view<weight_type>(b.data, C, C, C + c);      // columns 0 … C−1: e
-        cache_b_c_ = const_matrix_view<weight_type>(b.data + C, C, c, C + c);    // columns C … C+c−1: c
+        if constexpr (quant_format<weight_type>)
+            if (C % quant_block_size != 0)
+                throw unsupported_error(ld.file().display_name() + ": " + std::string(Precision::name) +
+                                        " needs n_embd to be a multiple of " + std::to_string(quant_block_size) +
+                                        " for w_kv_cache_b (got " + std::to_string(C) + ")");
+        cache_b_emb_ = b.cols_slice(0, C);  // columns 0 … C−1: e
+        cache_b_c_ = b.cols_slice(C, c);    // columns C … C+c−1: c
         zeros_ = ld.keep(aligned_buffer<float>(C));
 
         blocks_.resize(L);

@@ -37,9 +37,17 @@ inline std::string shape_string(std::span<const std::int64_t> shape) {
 // Owned storage behind a model's weights. Buffers never move once created (deque + unique storage).
 template <class W>
 struct weight_storage {
+    weight_storage() = default;
+    explicit weight_storage(io::tensor_file f) : file(std::move(f)) {}
+
     io::tensor_file file;
     std::deque<aligned_buffer<float>> f32;
     std::deque<aligned_buffer<W>> packed;
+    std::deque<aligned_buffer<std::int8_t>> codes;  // quantized policies: block codes
+    // What the forward pass reads (docs/contracts.md, `bench`): bytes of every tensor the model
+    // keeps but the embedding table, and elements of its matrices (the head included).
+    std::size_t weight_bytes = 0;
+    std::size_t matrix_elements = 0;
 };
 
 template <precision::policy P>
@@ -79,7 +87,7 @@ public:
             static_cast<std::size_t>(e.shape[1]) != cols)
             throw mismatch(e, shape_string(std::vector<std::int64_t>{static_cast<std::int64_t>(rows),
                                                                      static_cast<std::int64_t>(cols)}));
-        return {packed(e), rows, cols};
+        return make_matrix(e, rows, cols);
     }
 
     // A tensor of exactly `shape`, viewed as one row-major [rows, cols] matrix (e.g. RWKV-6's
@@ -88,7 +96,7 @@ public:
                                                     std::size_t rows, std::size_t cols) const {
         const auto& e = entry(name);
         if (e.shape != shape) throw mismatch(e, shape_string(shape));
-        return {packed(e), rows, cols};
+        return make_matrix(e, rows, cols);
     }
 
     // A matrix whose first dimension is known and whose second (a LoRA rank) is read from the file.
@@ -165,6 +173,7 @@ private:
         const bool view_ok = std::is_same_v<weight_type, float> && e.type == dtype::f32 &&
                              reinterpret_cast<std::uintptr_t>(e.bytes.data()) % alignof(float) == 0;
         std::span<const float> out;
+        store_.weight_bytes += n * sizeof(float);
         if (view_ok) {
             out = {reinterpret_cast<const float*>(e.bytes.data()), n};
         } else {
@@ -174,8 +183,37 @@ private:
         return out;
     }
 
-    const weight_type* packed(const io::tensor_entry& e) const {
+    const_matrix_view<weight_type> make_matrix(const io::tensor_entry& e, std::size_t rows, std::size_t cols) const {
+        if constexpr (quant_format<weight_type>) return quantized(e, rows, cols);
+        else return {packed(e), rows, cols};
+    }
+
+    // Block-quantizes the matrix (core/quant.hpp) from its exact f32 values.
+    const_matrix_view<weight_type> quantized(const io::tensor_entry& e, std::size_t rows, std::size_t cols) const
+        requires quant_format<weight_type>
+    {
+        aligned_buffer<float> tmp(rows * cols);
+        convert(e, tmp.data());
+        check_finite(e, tmp.span());
+        const std::size_t row_bytes = quant_row_bytes<weight_type>(cols), blocks = quant_row_blocks<weight_type>(cols);
+        aligned_buffer<std::int8_t> codes(rows * row_bytes);
+        aligned_buffer<float> scales(rows * blocks);
+        for (std::size_t i = 0; i < rows; ++i)
+            quantize_row<weight_type>(tmp.data() + i * cols, cols, codes.data() + i * row_bytes, scales.data() + i * blocks);
+        store_.codes.push_back(std::move(codes));
+        store_.f32.push_back(std::move(scales));
+        const_matrix_view<weight_type> m{store_.codes.back().data(), store_.f32.back().data(), rows, cols, row_bytes, blocks};
+        store_.weight_bytes += m.bytes();
+        store_.matrix_elements += rows * cols;
+        return m;
+    }
+
+    const weight_type* packed(const io::tensor_entry& e) const
+        requires(!quant_format<weight_type>)
+    {
         const auto n = static_cast<std::size_t>(e.numel());
+        store_.weight_bytes += n * sizeof(weight_type);
+        store_.matrix_elements += n;
         if (e.type == dtype_of<weight_type>::value &&
             reinterpret_cast<std::uintptr_t>(e.bytes.data()) % alignof(weight_type) == 0) {
             const auto* p = reinterpret_cast<const weight_type*>(e.bytes.data());

@@ -124,6 +124,12 @@ public:
 
     bool has_head() const noexcept { return !io_.head.empty(); }
 
+    // Bytes of weights read per decoded token with logits: every tensor but the embedding table
+    // (one row of it is read). The roofline of decode is memory bandwidth ÷ this.
+    std::size_t weight_bytes_per_token() const noexcept { return store_.weight_bytes; }
+    // Elements of every weight matrix, the head included (2× this is the flops of one token).
+    std::size_t matrix_elements() const noexcept { return store_.matrix_elements; }
+
     // Convenience: allocates its own workspace and logits.
     std::vector<float> forward(std::span<const std::int32_t> tokens, state& st,
                                logits_mode mode = logits_mode::last) const {
@@ -143,7 +149,7 @@ protected:
     std::shared_ptr<const state_layout> layout_;
 
     recurrent_model(io::tensor_file file, Backend be, architecture expected)
-        : backend_(std::move(be)), store_{std::move(file), {}, {}} {
+        : backend_(std::move(be)), store_(std::move(file)) {
         const architecture found = detect_architecture(store_.file);
         if (found != expected)
             throw model_error(store_.file.display_name() + ": checkpoint is " + std::string(architecture_name(found)) +
@@ -171,6 +177,7 @@ protected:
             if (!std::isfinite(value))
                 throw model_error(file.display_name() + ": tensor 'emb.weight' contains NaN or Inf");
         io_.embedding = const_matrix_view<float>(ld.keep(std::move(emb)).data(), cfg_.n_vocab, C);
+        store_.weight_bytes = 0;  // ln0 is folded into the embedding: nothing read per token so far
         io_.ln_out_weight = ld.vector("ln_out.weight", C);
         io_.ln_out_bias = ld.vector("ln_out.bias", C);
         if (ld.has("head.weight")) io_.head = ld.matrix("head.weight", cfg_.n_vocab, C);

@@ -4,6 +4,8 @@
 // training layout (arch-spec §5.1); LoRA ranks follow the released models of that width (§8) and
 // the training code's formula elsewhere. Magnitudes mimic a trained model (the golden recipe of
 // MANIFEST.md): unit-gain projections, decays from fast to very slow, logits of std ≈ 2.5.
+// rwkv/models/init.hpp is the entry point for every architecture; the shared pieces (norms, lerp
+// coefficients, channel mix, embedding and head) are init_common.hpp's builder.
 #pragma once
 
 #include <algorithm>
@@ -13,7 +15,7 @@
 #include <vector>
 
 #include "rwkv/core/error.hpp"
-#include "rwkv/generate/rng.hpp"
+#include "rwkv/models/init_common.hpp"
 
 namespace rwkv::rwkv7 {
 
@@ -27,11 +29,7 @@ struct init_options {
     bool g1_layout = false;   // omit layer 0's unused v0/v1/v2, as the released G1 files do
 };
 
-struct named_tensor {
-    std::string name;
-    std::vector<std::int64_t> shape;
-    std::vector<float> data;
-};
+using rwkv::named_tensor;
 
 struct lora_ranks {
     std::size_t w, a, v, g;
@@ -56,67 +54,37 @@ inline std::vector<named_tensor> random_weights(const init_options& o) {
                                std::to_string(N) + " (got n_embd " + std::to_string(C) + ")");
     const std::size_t H = C / N, F = o.dim_ffn ? o.dim_ffn : 4 * C;
     const lora_ranks R = default_lora_ranks(C);
-    generate::rng rng(o.seed);
-    auto uniform = [&](float lo, float hi) { return lo + (hi - lo) * rng.uniform_float(); };
+    init_detail::builder b(o.seed, C);
+    using init_detail::i64;
 
-    std::vector<named_tensor> out;
-    auto add = [&](std::string name, std::vector<std::int64_t> shape, auto&& gen) {
-        std::size_t n = 1;
-        for (auto d : shape) n *= static_cast<std::size_t>(d);
-        named_tensor t{std::move(name), std::move(shape), std::vector<float>(n)};
-        for (std::size_t i = 0; i < n; ++i) t.data[i] = gen(i);
-        out.push_back(std::move(t));
-    };
-    const auto c = static_cast<std::int64_t>(C);
-    auto vec = [&](const std::string& name, float lo, float hi) {
-        add(name, {1, 1, c}, [&](std::size_t) { return uniform(lo, hi); });
-    };
-    // Entries of std gain/√fan_in: the scale of an orthogonal matrix of that gain.
-    auto mat = [&](const std::string& name, std::size_t rows, std::size_t cols, float gain, std::size_t fan_in) {
-        const float a = gain * std::sqrt(3.0f / static_cast<float>(fan_in));
-        add(name, {static_cast<std::int64_t>(rows), static_cast<std::int64_t>(cols)},
-            [&](std::size_t) { return uniform(-a, a); });
-    };
-    auto ln = [&](const std::string& name) {
-        add(name + ".weight", {c}, [&](std::size_t) { return uniform(0.8f, 1.2f); });
-        add(name + ".bias", {c}, [&](std::size_t) { return uniform(-0.05f, 0.05f); });
-    };
-
-    add("emb.weight", {static_cast<std::int64_t>(V), c}, [&](std::size_t) { return uniform(-1.0f, 1.0f); });
+    b.embedding(V);
     for (std::size_t i = 0; i < L; ++i) {
-        const std::string p = "blocks." + std::to_string(i) + ".";
-        ln(p + "ln1");
-        ln(p + "ln2");
-        if (i == 0) ln(p + "ln0");
-        for (const char* x : {"x_r", "x_w", "x_k", "x_v", "x_a", "x_g"}) vec(p + "att." + x, 0.05f, 0.95f);
-        mat(p + "att.w1", C, R.w, 1.0f, C);
-        mat(p + "att.w2", R.w, C, 1.0f, R.w);
-        vec(p + "att.w0", -6.0f, 1.5f);  // decays from ~0.6 to ~0.999 per token
-        mat(p + "att.a1", C, R.a, 1.0f, C);
-        mat(p + "att.a2", R.a, C, 1.0f, R.a);
-        vec(p + "att.a0", -1.0f, 1.0f);
+        const std::string p = "blocks." + std::to_string(i) + ".", a = p + "att.";
+        b.block_norms(p, i);
+        for (const char* x : {"x_r", "x_w", "x_k", "x_v", "x_a", "x_g"}) b.lerp(a + x);
+        b.mat(a + "w1", C, R.w, 1.0f, C);
+        b.mat(a + "w2", R.w, C, 1.0f, R.w);
+        b.vec(a + "w0", -6.0f, 1.5f);  // decays from ~0.6 to ~0.999 per token
+        b.mat(a + "a1", C, R.a, 1.0f, C);
+        b.mat(a + "a2", R.a, C, 1.0f, R.a);
+        b.vec(a + "a0", -1.0f, 1.0f);
         if (i > 0 || !o.g1_layout) {
-            mat(p + "att.v1", C, R.v, 1.0f, C);
-            mat(p + "att.v2", R.v, C, 1.0f, R.v);
-            vec(p + "att.v0", 0.5f, 1.5f);
+            b.mat(a + "v1", C, R.v, 1.0f, C);
+            b.mat(a + "v2", R.v, C, 1.0f, R.v);
+            b.vec(a + "v0", 0.5f, 1.5f);
         }
-        mat(p + "att.g1", C, R.g, 1.0f, C);
-        mat(p + "att.g2", R.g, C, 1.0f, R.g);
-        vec(p + "att.k_k", 0.7f, 1.0f);
-        vec(p + "att.k_a", 0.8f, 1.2f);
-        add(p + "att.r_k", {static_cast<std::int64_t>(H), static_cast<std::int64_t>(N)},
-            [&](std::size_t) { return uniform(-0.3f, 0.3f); });
-        for (const char* m : {"receptance", "key", "value"}) mat(p + "att." + m + ".weight", C, C, 1.0f, C);
-        mat(p + "att.output.weight", C, C, 1.5f, C);
-        add(p + "att.ln_x.weight", {c}, [&](std::size_t) { return uniform(0.5f, 1.0f); });
-        add(p + "att.ln_x.bias", {c}, [&](std::size_t) { return uniform(-0.05f, 0.05f); });
-        vec(p + "ffn.x_k", 0.05f, 0.95f);
-        mat(p + "ffn.key.weight", F, C, std::sqrt(static_cast<float>(F) / static_cast<float>(C)), C);
-        mat(p + "ffn.value.weight", C, F, 0.8f, F);
+        b.mat(a + "g1", C, R.g, 1.0f, C);
+        b.mat(a + "g2", R.g, C, 1.0f, R.g);
+        b.vec(a + "k_k", 0.7f, 1.0f);
+        b.vec(a + "k_a", 0.8f, 1.2f);
+        b.uniform_tensor(a + "r_k", {i64(H), i64(N)}, -0.3f, 0.3f);
+        for (const char* m : {"receptance", "key", "value"}) b.linear(a + m + ".weight", C, C);
+        b.linear(a + "output.weight", C, C, 1.5f);
+        b.ln_x(a);
+        b.channel_mix(p, F, "x_k", nullptr);
     }
-    ln("ln_out");
-    mat("head.weight", V, C, 2.5f, C);
-    return out;
+    b.output(V);
+    return std::move(b).take();
 }
 
 }  // namespace rwkv::rwkv7

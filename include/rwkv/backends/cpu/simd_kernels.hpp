@@ -1,0 +1,369 @@
+// rwkv/backends/cpu/simd_kernels.hpp — the cpu backend's matrix kernels as xsimd templates.
+//
+// Include only from a translation unit compiled for one ISA (src/cpu_kernels_isa.cpp defines
+// RWKV_CPU_ISA_NAMESPACE and is built once per ISA with that ISA's -m flags): the functions live in
+// a namespace named after the ISA, so the per-ISA copies never collide (ODR). Arithmetic per output
+// element is one fixed sequence (vector FMAs over k in order, xsimd::hadd, a scalar tail),
+// whatever the tile it is computed in, so results do not depend on threads or tiling.
+#pragma once
+
+#ifndef RWKV_CPU_ISA_NAMESPACE
+#error "rwkv/backends/cpu/simd_kernels.hpp is compiled per ISA by src/cpu_kernels_isa.cpp"
+#endif
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <xsimd/xsimd.hpp>
+
+#include "rwkv/backends/cpu/kernel_table.hpp"
+
+namespace rwkv::cpu::RWKV_CPU_ISA_NAMESPACE {
+
+using arch = RWKV_CPU_XSIMD_ARCH;
+using vfloat = xsimd::batch<float, arch>;
+inline constexpr std::size_t L = vfloat::size;
+inline constexpr bool wide_registers = L == 16;  // AVX-512: 32 vector registers
+
+// ---- loading weights as f32 vectors ----------------------------------------------------------------
+inline vfloat load(const float* p) noexcept { return vfloat::load_unaligned(p); }
+
+inline vfloat load(const std::uint16_t* p, bf16*) noexcept {  // bf16 → f32 is a 16-bit shift
+#if defined(__AVX512F__)
+    const __m512i v = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
+#elif defined(__AVX2__)
+    const __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+#else
+    const __m128i v = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
+    return _mm_castsi128_ps(_mm_unpacklo_epi16(_mm_setzero_si128(), v));
+#endif
+}
+
+inline vfloat load(const std::uint16_t* p, f16*) noexcept {
+#if defined(__AVX512F__)
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+#elif defined(__F16C__)
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+#else
+    alignas(16) float tmp[L];
+    for (std::size_t i = 0; i < L; ++i) tmp[i] = f16::from_bits(p[i]).to_float();
+    return vfloat::load_aligned(tmp);
+#endif
+}
+
+inline vfloat load_int8(const std::int8_t* p) noexcept {
+#if defined(__AVX512F__)
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+#elif defined(__AVX2__)
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+#else
+    alignas(16) float tmp[L];
+    for (std::size_t i = 0; i < L; ++i) tmp[i] = static_cast<float>(p[i]);
+    return vfloat::load_aligned(tmp);
+#endif
+}
+
+// int4: byte j of a 32-weight block holds weight j (low nibble) and weight j + 16 (high nibble),
+// each stored as code + 8. Loads weights [j, j + L) (high = false) or [16 + j, 16 + j + L).
+inline vfloat load_int4(const std::uint8_t* block, std::size_t j, bool high) noexcept {
+#if defined(__AVX512F__)
+    __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + j)));
+    if (high) v = _mm512_srli_epi32(v, 4);
+    v = _mm512_sub_epi32(_mm512_and_si512(v, _mm512_set1_epi32(15)), _mm512_set1_epi32(8));
+    return _mm512_cvtepi32_ps(v);
+#elif defined(__AVX2__)
+    __m256i v = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(block + j)));
+    if (high) v = _mm256_srli_epi32(v, 4);
+    v = _mm256_sub_epi32(_mm256_and_si256(v, _mm256_set1_epi32(15)), _mm256_set1_epi32(8));
+    return _mm256_cvtepi32_ps(v);
+#else
+    alignas(16) float tmp[L];
+    for (std::size_t i = 0; i < L; ++i) {
+        const int b = block[j + i];
+        tmp[i] = static_cast<float>((high ? b >> 4 : b & 15) - 8);
+    }
+    return vfloat::load_aligned(tmp);
+#endif
+}
+
+template <class Tag>
+struct scalar_weight;
+template <>
+struct scalar_weight<float> {
+    static float get(const float* p, std::size_t i) noexcept { return p[i]; }
+};
+template <>
+struct scalar_weight<bf16> {
+    static float get(const std::uint16_t* p, std::size_t i) noexcept { return bf16::from_bits(p[i]).to_float(); }
+};
+template <>
+struct scalar_weight<f16> {
+    static float get(const std::uint16_t* p, std::size_t i) noexcept { return f16::from_bits(p[i]).to_float(); }
+};
+
+template <class Tag, class W>
+inline vfloat load_weights(const W* p) noexcept {
+    if constexpr (std::is_same_v<Tag, float>) return load(p);
+    else return load(p, static_cast<Tag*>(nullptr));
+}
+
+// ---- gemm: Y[t, o] = Σ_k W[o, k] X[t, k] ---------------------------------------------------------------
+// An R × TT tile: R weight rows against TT tokens, one accumulator per (row, token).
+template <class Tag, std::size_t R, std::size_t TT, class W>
+inline void gemm_tile(const W* w, std::size_t ldw, const float* x, std::size_t ldx, float* y, std::size_t ldy,
+                      std::size_t K) noexcept {
+    vfloat acc[R][TT];
+    for (std::size_t r = 0; r < R; ++r)
+        for (std::size_t t = 0; t < TT; ++t) acc[r][t] = vfloat(0.0f);
+    const std::size_t Kv = K / L * L;
+    for (std::size_t k = 0; k < Kv; k += L) {
+        vfloat xv[TT];
+        for (std::size_t t = 0; t < TT; ++t) xv[t] = load(x + t * ldx + k);
+        for (std::size_t r = 0; r < R; ++r) {
+            const vfloat wv = load_weights<Tag>(w + r * ldw + k);
+            for (std::size_t t = 0; t < TT; ++t) acc[r][t] = xsimd::fma(wv, xv[t], acc[r][t]);
+        }
+    }
+    for (std::size_t r = 0; r < R; ++r)
+        for (std::size_t t = 0; t < TT; ++t) {
+            float s = xsimd::hadd(acc[r][t]);
+            for (std::size_t k = Kv; k < K; ++k) s = std::fma(scalar_weight<Tag>::get(w + r * ldw, k), x[t * ldx + k], s);
+            y[t * ldy + r] = s;
+        }
+}
+
+template <class Tag, std::size_t TT, class W>
+inline void gemm_rows(const W* w, std::size_t ldw, const float* x, std::size_t ldx, float* y, std::size_t ldy,
+                      std::size_t o0, std::size_t o1, std::size_t K) noexcept {
+    constexpr std::size_t R = TT == 1 ? 8 : (wide_registers ? 4 : 2);
+    std::size_t o = o0;
+    for (; o + R <= o1; o += R) gemm_tile<Tag, R, TT>(w + o * ldw, ldw, x, ldx, y + o, ldy, K);
+    for (; o < o1; ++o) gemm_tile<Tag, 1, TT>(w + o * ldw, ldw, x, ldx, y + o, ldy, K);
+}
+
+template <class Tag, class W>
+void gemm(const W* w, std::size_t ldw, const float* x, std::size_t ldx, float* y, std::size_t ldy, std::size_t T,
+          std::size_t o0, std::size_t o1, std::size_t K) {
+    constexpr std::size_t TT = wide_registers ? 4 : 4;
+    // Rows in blocks that stay in L1/L2 while every token tile passes over them.
+    const std::size_t row_block = std::max<std::size_t>(8, (16384 / std::max<std::size_t>(1, K)) / 8 * 8);
+    for (std::size_t ob = o0; ob < o1; ob += row_block) {
+        const std::size_t oe = std::min(o1, ob + row_block);
+        std::size_t t = 0;
+        for (; t + TT <= T; t += TT) gemm_rows<Tag, TT>(w, ldw, x + t * ldx, ldx, y + t * ldy, ldy, ob, oe, K);
+        for (; t < T; ++t) gemm_rows<Tag, 1>(w, ldw, x + t * ldx, ldx, y + t * ldy, ldy, ob, oe, K);
+    }
+}
+
+// ---- block-quantized gemm ----------------------------------------------------------------------------
+// Per block: a vector partial sum of codes · x, scaled once by the block's scale into the accumulator.
+template <std::size_t Bits, std::size_t R, std::size_t TT>
+inline void gemm_quant_tile(const quant_rows& w, std::size_t o, const float* x, std::size_t ldx, float* y,
+                            std::size_t ldy, std::size_t K) noexcept {
+    constexpr std::size_t B = 32;
+    vfloat acc[R][TT];
+    for (std::size_t r = 0; r < R; ++r)
+        for (std::size_t t = 0; t < TT; ++t) acc[r][t] = vfloat(0.0f);
+    const std::size_t full = K / B;
+    for (std::size_t b = 0; b < full; ++b) {
+        const std::size_t k0 = b * B;
+        vfloat part[R][TT];
+        for (std::size_t r = 0; r < R; ++r)
+            for (std::size_t t = 0; t < TT; ++t) part[r][t] = vfloat(0.0f);
+        for (std::size_t j = 0; j < B; j += L) {
+            vfloat xv[TT];
+            for (std::size_t t = 0; t < TT; ++t) xv[t] = load(x + t * ldx + k0 + j);
+            for (std::size_t r = 0; r < R; ++r) {
+                vfloat wv;
+                if constexpr (Bits == 8) {
+                    wv = load_int8(w.codes + (o + r) * w.code_stride + k0 + j);
+                } else {
+                    const auto* blk = reinterpret_cast<const std::uint8_t*>(w.codes + (o + r) * w.code_stride) + k0 / 2;
+                    wv = load_int4(blk, j % 16, j >= 16);
+                }
+                for (std::size_t t = 0; t < TT; ++t) part[r][t] = xsimd::fma(wv, xv[t], part[r][t]);
+            }
+        }
+        for (std::size_t r = 0; r < R; ++r) {
+            const vfloat s(w.scales[(o + r) * w.scale_stride + b]);
+            for (std::size_t t = 0; t < TT; ++t) acc[r][t] = xsimd::fma(part[r][t], s, acc[r][t]);
+        }
+    }
+    for (std::size_t r = 0; r < R; ++r)
+        for (std::size_t t = 0; t < TT; ++t) {
+            float s = xsimd::hadd(acc[r][t]);
+            if (full * B < K) {  // a last, partial block
+                float part = 0.0f;
+                for (std::size_t k = full * B; k < K; ++k) {
+                    float code;
+                    if constexpr (Bits == 8) {
+                        code = static_cast<float>(w.codes[(o + r) * w.code_stride + k]);
+                    } else {
+                        const auto* blk = reinterpret_cast<const std::uint8_t*>(w.codes + (o + r) * w.code_stride) + full * B / 2;
+                        const std::size_t j = k - full * B;
+                        code = static_cast<float>(((j >= 16) ? blk[j - 16] >> 4 : blk[j] & 15) - 8);
+                    }
+                    part = std::fma(code, x[t * ldx + k], part);
+                }
+                s = std::fma(part, w.scales[(o + r) * w.scale_stride + full], s);
+            }
+            y[t * ldy + r] = s;
+        }
+}
+
+template <std::size_t Bits, std::size_t TT>
+inline void gemm_quant_rows(const quant_rows& w, const float* x, std::size_t ldx, float* y, std::size_t ldy,
+                            std::size_t o0, std::size_t o1, std::size_t K) noexcept {
+    constexpr std::size_t R = TT == 1 ? 4 : 2;
+    std::size_t o = o0;
+    for (; o + R <= o1; o += R) gemm_quant_tile<Bits, R, TT>(w, o, x, ldx, y + o, ldy, K);
+    for (; o < o1; ++o) gemm_quant_tile<Bits, 1, TT>(w, o, x, ldx, y + o, ldy, K);
+}
+
+template <std::size_t Bits>
+void gemm_quant(const quant_rows& w, const float* x, std::size_t ldx, float* y, std::size_t ldy, std::size_t T,
+                std::size_t o0, std::size_t o1, std::size_t K) {
+    constexpr std::size_t TT = 4;
+    const std::size_t row_block = 16;
+    for (std::size_t ob = o0; ob < o1; ob += row_block) {
+        const std::size_t oe = std::min(o1, ob + row_block);
+        std::size_t t = 0;
+        for (; t + TT <= T; t += TT) gemm_quant_rows<Bits, TT>(w, x + t * ldx, ldx, y + t * ldy, ldy, ob, oe, K);
+        for (; t < T; ++t) gemm_quant_rows<Bits, 1>(w, x + t * ldx, ldx, y + t * ldy, ldy, ob, oe, K);
+    }
+}
+
+// ---- project: Y[t, o] = Σ_i X[t, i] M[i, o], vectorised over o ---------------------------------------
+template <class Tag, class W>
+void project(const float* x, std::size_t ldx, const W* m, std::size_t ldm, float* y, std::size_t ldy,
+             std::size_t T, std::size_t K, std::size_t o0, std::size_t o1) {
+    for (std::size_t t = 0; t < T; ++t) {
+        const float* xt = x + t * ldx;
+        float* yt = y + t * ldy;
+        std::size_t o = o0;
+        for (; o + 4 * L <= o1; o += 4 * L) {
+            vfloat a0(0.0f), a1(0.0f), a2(0.0f), a3(0.0f);
+            for (std::size_t i = 0; i < K; ++i) {
+                const vfloat xi(xt[i]);
+                const W* row = m + i * ldm + o;
+                a0 = xsimd::fma(xi, load_weights<Tag>(row), a0);
+                a1 = xsimd::fma(xi, load_weights<Tag>(row + L), a1);
+                a2 = xsimd::fma(xi, load_weights<Tag>(row + 2 * L), a2);
+                a3 = xsimd::fma(xi, load_weights<Tag>(row + 3 * L), a3);
+            }
+            a0.store_unaligned(yt + o);
+            a1.store_unaligned(yt + o + L);
+            a2.store_unaligned(yt + o + 2 * L);
+            a3.store_unaligned(yt + o + 3 * L);
+        }
+        for (; o + L <= o1; o += L) {
+            vfloat a(0.0f);
+            for (std::size_t i = 0; i < K; ++i) a = xsimd::fma(vfloat(xt[i]), load_weights<Tag>(m + i * ldm + o), a);
+            a.store_unaligned(yt + o);
+        }
+        for (; o < o1; ++o) {  // the same per-element sequence as a lane: fma over i in order
+            float a = 0.0f;
+            for (std::size_t i = 0; i < K; ++i) a = std::fma(xt[i], scalar_weight<Tag>::get(m + i * ldm, o), a);
+            yt[o] = a;
+        }
+    }
+}
+
+// ---- WKV scans, vectorised over the head dimension ------------------------------------------------------
+// RWKV-7 (ops/wkv7.hpp): per value row i, sa = S[i]·a; S[i] = S[i]⊙w + sa·b + v[i]·k; y[i] = S[i]·r.
+inline void wkv7_head(const wkv_head_args& p) {
+    const std::size_t N = p.N, nv = N / L;
+    for (std::size_t t = 0; t < p.T; ++t) {
+        const float *r = p.r + t * p.ldr, *w = p.w + t * p.ldw, *k = p.k + t * p.ldk, *v = p.v + t * p.ldv,
+                    *a = p.a + t * p.lda, *b = p.b + t * p.ldb;
+        float* y = p.y + t * p.ldy;
+        for (std::size_t i = 0; i < N; ++i) {
+            float* row = p.S + i * N;
+            vfloat sa_acc(0.0f);
+            for (std::size_t c = 0; c < nv; ++c) sa_acc = xsimd::fma(load(row + c * L), load(a + c * L), sa_acc);
+            const vfloat sa(xsimd::hadd(sa_acc)), vi(v[i]);
+            vfloat out(0.0f);
+            for (std::size_t c = 0; c < nv; ++c) {
+                const vfloat s = xsimd::fma(load(row + c * L), load(w + c * L), xsimd::fma(sa, load(b + c * L), vi * load(k + c * L)));
+                s.store_unaligned(row + c * L);
+                out = xsimd::fma(s, load(r + c * L), out);
+            }
+            y[i] = xsimd::hadd(out);
+        }
+    }
+}
+
+// RWKV-5/6 (ops/wkv6.hpp): for each key row i, y += r[i]·(u[i]·k[i]·v + S[i]); S[i] = k[i]·v + w[i]·S[i].
+inline void wkv6_head(const wkv_head_args& p) {
+    const std::size_t N = p.N, nv = N / L;
+    for (std::size_t t = 0; t < p.T; ++t) {
+        const float *r = p.r + t * p.ldr, *w = p.w + t * p.ldw, *k = p.k + t * p.ldk, *v = p.v + t * p.ldv;
+        float* y = p.y + t * p.ldy;
+        for (std::size_t c = 0; c < nv; ++c) vfloat(0.0f).store_unaligned(y + c * L);
+        for (std::size_t i = 0; i < N; ++i) {
+            float* row = p.S + i * N;
+            const vfloat ri(r[i]), ki(k[i]), ui(p.u[i]), wi(w[i]);
+            for (std::size_t c = 0; c < nv; ++c) {
+                const vfloat kv = ki * load(v + c * L), s = load(row + c * L);
+                xsimd::fma(ri, xsimd::fma(ui, kv, s), load(y + c * L)).store_unaligned(y + c * L);
+                xsimd::fma(wi, s, kv).store_unaligned(row + c * L);
+            }
+        }
+    }
+}
+
+// ---- machine limits -------------------------------------------------------------------------------------
+inline double fma_loop(std::size_t iterations) {
+    // 12 independent chains: enough to cover FMA latency × throughput on current cores.
+    constexpr std::size_t chains = 12;
+    vfloat acc[chains];
+    for (std::size_t c = 0; c < chains; ++c) acc[c] = vfloat(static_cast<float>(c) * 1e-3f);
+    const vfloat mul(0.9999999f), add(1e-7f);
+    for (std::size_t i = 0; i < iterations; ++i)
+        for (std::size_t c = 0; c < chains; ++c) acc[c] = xsimd::fma(acc[c], mul, add);
+    vfloat sum(0.0f);
+    for (std::size_t c = 0; c < chains; ++c) sum += acc[c];
+    volatile float sink = xsimd::hadd(sum);
+    (void)sink;
+    return 2.0 * static_cast<double>(iterations * chains * L);
+}
+
+inline float read_stream(const float* data, std::size_t n) {
+    vfloat a0(0.0f), a1(0.0f), a2(0.0f), a3(0.0f);
+    std::size_t i = 0;
+    for (; i + 4 * L <= n; i += 4 * L) {
+        a0 += load(data + i);
+        a1 += load(data + i + L);
+        a2 += load(data + i + 2 * L);
+        a3 += load(data + i + 3 * L);
+    }
+    float s = xsimd::hadd((a0 + a1) + (a2 + a3));
+    for (; i < n; ++i) s += data[i];
+    return s;
+}
+
+inline const kernel_table& table() {
+    static const kernel_table t{RWKV_CPU_ISA_ID,
+                                gemm<float, float>,
+                                gemm<bf16, std::uint16_t>,
+                                gemm<f16, std::uint16_t>,
+                                gemm_quant<8>,
+                                gemm_quant<4>,
+                                project<float, float>,
+                                project<bf16, std::uint16_t>,
+                                project<f16, std::uint16_t>,
+                                wkv7_head,
+                                wkv6_head,
+                                fma_loop,
+                                read_stream,
+                                L};
+    return t;
+}
+
+}  // namespace rwkv::cpu::RWKV_CPU_ISA_NAMESPACE
