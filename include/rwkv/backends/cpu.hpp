@@ -121,8 +121,8 @@ struct linear_kernel<backends::cpu, W> {
     }
 };
 
-// Block-quantized weights (core/quant.hpp): the SIMD block kernels for W·x; x·M (the small LoRA
-// factors) dequantizes row by row.
+// Block-quantized weights (core/quant.hpp): the SIMD block kernels for W·x and for x·M (the LoRA
+// factors, quantized along their output dimension).
 template <quant_format Q>
 struct linear_kernel<backends::cpu, Q> {
     static void linear(const backends::cpu& be, const_matrix_view<Q> weight, const_matrix_view<float> x,
@@ -138,17 +138,12 @@ struct linear_kernel<backends::cpu, Q> {
 
     static void project(const backends::cpu& be, const_matrix_view<float> x, const_matrix_view<Q> m,
                         matrix_view<float> y) {
+        const auto proj = Q::bits == 8 ? be.kernels().project_int8 : be.kernels().project_int4;
+        const auto rows = m.kernel_rows();
         const std::size_t per_col = std::max<std::size_t>(1, m.rows * x.rows);
         be.parallel_ranges(m.cols, 64, std::max<std::size_t>(64, cpu_detail::min_work_per_thread / per_col),
                            [&](std::size_t o0, std::size_t o1) {
-                               for (std::size_t t = 0; t < x.rows; ++t) {
-                                   float* yt = y.data + t * y.stride;
-                                   std::fill(yt + o0, yt + o1, 0.0f);
-                                   for (std::size_t i = 0; i < m.rows; ++i) {
-                                       const float xi = x(t, i);
-                                       for (std::size_t o = o0; o < o1; ++o) yt[o] = std::fma(xi, m(i, o), yt[o]);
-                                   }
-                               }
+                               proj(x.data, x.stride, rows, y.data, y.stride, x.rows, m.rows, o0, o1);
                            });
     }
 };

@@ -39,6 +39,8 @@ public:
     std::size_t size() const noexcept { return workers_.size() + 1; }
 
     // Runs fn(i) for i in [0, n). Not reentrant: one run at a time per pool (a model's forward).
+    // The caller works too and returns once all n are done; a worker that wakes late (descheduled
+    // on a busy machine) finds nothing left and is not waited for.
     template <class Fn>
     void run(std::size_t n, Fn&& fn) {
         if (n == 0) return;
@@ -46,19 +48,22 @@ public:
             for (std::size_t i = 0; i < n; ++i) fn(i);
             return;
         }
+        if (n >= (std::size_t{1} << 31)) throw invalid_argument("thread_pool: too many tasks");
         task_ = &fn;
         invoke_ = [](void* f, std::size_t i) { (*static_cast<std::remove_reference_t<Fn>*>(f))(i); };
-        n_tasks_ = n;
-        next_.store(0, std::memory_order_relaxed);
-        pending_.store(workers_.size(), std::memory_order_relaxed);
+        n_tasks_.store(n, std::memory_order_relaxed);
+        completed_.store(0, std::memory_order_relaxed);
+        // The claim counter carries the run's number in its high half: a worker can only claim a
+        // task of the run it read task_/invoke_ for (claims of an older run fail their CAS).
+        const std::uint64_t run_id = ++run_id_ & 0xffffffffu;
+        next_.store(run_id << 32, std::memory_order_release);
         generation_.fetch_add(1, std::memory_order_release);
         generation_.notify_all();
-        work();
-        // Wait for every worker to leave this generation (so `fn` may go out of scope).
-        for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
+        work(run_id);
+        for (int spin = 0; completed_.load(std::memory_order_acquire) != n; ++spin) {
             if (spin > 4096) {
-                std::size_t p = pending_.load(std::memory_order_acquire);
-                if (p != 0) pending_.wait(p, std::memory_order_acquire);
+                const std::size_t c = completed_.load(std::memory_order_acquire);
+                if (c != n) completed_.wait(c, std::memory_order_acquire);
             }
         }
     }
@@ -67,17 +72,23 @@ private:
     std::vector<std::thread> workers_;
     void* task_ = nullptr;
     void (*invoke_)(void*, std::size_t) = nullptr;
-    std::size_t n_tasks_ = 0;
-    std::atomic<std::size_t> next_{0};
-    std::atomic<std::size_t> pending_{0};
-    std::atomic<std::uint64_t> generation_{0};
+    std::atomic<std::size_t> n_tasks_{0};
+    std::uint64_t run_id_ = 0;
+    std::atomic<std::uint64_t> next_{0};       // (run id << 32) | next task index
+    std::atomic<std::size_t> completed_{0};    // tasks finished in the current run
+    std::atomic<std::uint64_t> generation_{0};  // bumped per run (and at shutdown) to wake workers
     std::atomic<bool> stop_{false};
 
-    void work() {
+    // Claims and runs tasks of run `run_id` until none is left.
+    void work(std::uint64_t run_id) {
+        std::uint64_t v = next_.load(std::memory_order_acquire);
         for (;;) {
-            const std::size_t i = next_.fetch_add(1, std::memory_order_relaxed);
-            if (i >= n_tasks_) break;
-            invoke_(task_, i);
+            const std::size_t n = n_tasks_.load(std::memory_order_relaxed);
+            if ((v >> 32) != run_id || (v & 0xffffffffu) >= n) return;
+            if (!next_.compare_exchange_weak(v, v + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
+            invoke_(task_, static_cast<std::size_t>(v & 0xffffffffu));
+            if (completed_.fetch_add(1, std::memory_order_acq_rel) + 1 == n) completed_.notify_one();
+            v = next_.load(std::memory_order_acquire);
         }
     }
 
@@ -97,9 +108,9 @@ private:
                 g = generation_.load(std::memory_order_acquire);
             }
             seen = g;
-            if (stop_.load(std::memory_order_relaxed)) return;
-            work();
-            if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
+            if (stop_.load(std::memory_order_acquire)) return;
+            // The run this wake-up belongs to (or a later one: then its tasks are claimed instead).
+            work(next_.load(std::memory_order_acquire) >> 32);
         }
     }
 };

@@ -99,6 +99,17 @@ public:
     std::span<const std::byte> bytes() const noexcept { return {data_, size_}; }
     const std::filesystem::path& path() const noexcept { return path_; }
 
+    // Tells the OS that the whole pages inside `range` (a part of this mapping) are no longer
+    // needed: a tensor converted or quantized at load then costs no resident memory twice. The
+    // mapping stays valid (a later read faults the page back in from the file).
+    void drop_pages(std::span<const std::byte> range) const noexcept {
+        if (!owned_ || range.empty() || range.data() < data_ || range.data() + range.size() > data_ + size_) return;
+        const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+        const auto begin = (reinterpret_cast<std::uintptr_t>(range.data()) + page - 1) / page * page;
+        const auto end = (reinterpret_cast<std::uintptr_t>(range.data()) + range.size()) / page * page;
+        if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+    }
+
 private:
     void release() noexcept {
         if (owned_ && data_ != nullptr) ::munmap(const_cast<std::byte*>(data_), size_);

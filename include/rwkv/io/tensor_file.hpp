@@ -49,6 +49,11 @@ public:
     const std::string& display_name() const noexcept { return name_; }
     std::string_view format() const noexcept { return format_; }
     const std::vector<tensor_entry>& tensors() const noexcept { return tensors_; }
+    // See mapped_file::drop_pages: for a tensor whose bytes were converted into owned memory.
+    void drop_pages(const tensor_entry& e) const noexcept {
+        if (file_) file_->drop_pages(e.bytes);
+    }
+
     const std::map<std::string, std::string, std::less<>>& metadata() const noexcept { return metadata_; }
 
     // The tensor with this exact name, or nullptr (binary search).

@@ -178,6 +178,7 @@ private:
             out = {reinterpret_cast<const float*>(e.bytes.data()), n};
         } else {
             out = keep(to_f32_copy(e));
+            store_.file.drop_pages(e);
         }
         check_finite(e, out);
         return out;
@@ -202,6 +203,7 @@ private:
             quantize_row<weight_type>(tmp.data() + i * cols, cols, codes.data() + i * row_bytes, scales.data() + i * blocks);
         store_.codes.push_back(std::move(codes));
         store_.f32.push_back(std::move(scales));
+        store_.file.drop_pages(e);
         const_matrix_view<weight_type> m{store_.codes.back().data(), store_.f32.back().data(), rows, cols, row_bytes, blocks};
         store_.weight_bytes += m.bytes();
         store_.matrix_elements += rows * cols;
@@ -228,6 +230,7 @@ private:
         aligned_buffer<weight_type> out(n);
         for (std::size_t i = 0; i < n; ++i) out[i] = from_f32<weight_type>(tmp[i]);
         store_.packed.push_back(std::move(out));
+        store_.file.drop_pages(e);
         return store_.packed.back().data();
     }
 };

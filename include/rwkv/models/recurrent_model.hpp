@@ -170,6 +170,7 @@ protected:
         const std::size_t C = cfg_.n_embd;
 
         aligned_buffer<float> emb = ld.to_f32_copy(ld.entry("emb.weight"));
+        ld.file().drop_pages(ld.entry("emb.weight"));
         const matrix_view<float> e(emb.data(), cfg_.n_vocab, C);
         ops::layer_norm(backends::reference{}, e, ld.vector("blocks.0.ln0.weight", C), ld.vector("blocks.0.ln0.bias", C),
                         e);

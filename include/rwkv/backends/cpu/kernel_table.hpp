@@ -13,6 +13,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cmath>
 #include <cstdlib>
 #include <string>
 #include <string_view>
@@ -66,6 +67,11 @@ struct kernel_table {
                          std::size_t ldy, std::size_t T, std::size_t K, std::size_t o0, std::size_t o1) = nullptr;
     void (*project_f16)(const float* x, std::size_t ldx, const std::uint16_t* m, std::size_t ldm, float* y,
                         std::size_t ldy, std::size_t T, std::size_t K, std::size_t o0, std::size_t o1) = nullptr;
+    // Y[t, o] = Σ_i X[t, i] · M[i, o] for block-quantized M [K, out]; o0 starts a block.
+    void (*project_int8)(const float* x, std::size_t ldx, const quant_rows& m, float* y, std::size_t ldy,
+                         std::size_t T, std::size_t K, std::size_t o0, std::size_t o1) = nullptr;
+    void (*project_int4)(const float* x, std::size_t ldx, const quant_rows& m, float* y, std::size_t ldy,
+                         std::size_t T, std::size_t K, std::size_t o0, std::size_t o1) = nullptr;
     // RWKV-7 (ops/wkv7.hpp: S[value][key], the delta rule) and RWKV-5/6 (ops/wkv6.hpp: S[key][value]).
     void (*wkv7_head)(const wkv_head_args&) = nullptr;
     void (*wkv6_head)(const wkv_head_args&) = nullptr;
@@ -144,6 +150,33 @@ inline void gemm_int4(const quant_rows& w, const float* x, std::size_t ldx, floa
         }
 }
 
+// The code of weight j of a quantized row (quant_rows layout).
+template <std::size_t Bits>
+inline float quant_code(const std::int8_t* row, std::size_t j) noexcept {
+    if constexpr (Bits == 8) {
+        return static_cast<float>(row[j]);
+    } else {
+        const auto* blk = reinterpret_cast<const std::uint8_t*>(row) + j / quant_block * (quant_block / 2);
+        const std::size_t in = j % quant_block;
+        return static_cast<float>((in < 16 ? (blk[in] & 15) : (blk[in - 16] >> 4)) - 8);
+    }
+}
+
+template <std::size_t Bits>
+void project_quant(const float* x, std::size_t ldx, const quant_rows& m, float* y, std::size_t ldy, std::size_t T,
+                   std::size_t K, std::size_t o0, std::size_t o1) {
+    for (std::size_t t = 0; t < T; ++t) {
+        float* yt = y + t * ldy;
+        for (std::size_t o = o0; o < o1; ++o) yt[o] = 0.0f;
+        for (std::size_t i = 0; i < K; ++i) {
+            const std::int8_t* row = m.codes + i * m.code_stride;
+            const float* sc = m.scales + i * m.scale_stride;
+            for (std::size_t o = o0; o < o1; ++o)
+                yt[o] = std::fma(x[t * ldx + i] * sc[o / quant_block], quant_code<Bits>(row, o), yt[o]);
+        }
+    }
+}
+
 inline void wkv7_head(const wkv_head_args& p) {
     const std::size_t N = p.N;
     for (std::size_t t = 0; t < p.T; ++t) {
@@ -204,6 +237,8 @@ inline const kernel_table& table() {
                                 project<float, load_weight>,
                                 project<std::uint16_t, load_bf16>,
                                 project<std::uint16_t, load_f16>,
+                                project_quant<8>,
+                                project_quant<4>,
                                 wkv7_head,
                                 wkv6_head,
                                 fma_loop,

@@ -275,6 +275,43 @@ void project(const float* x, std::size_t ldx, const W* m, std::size_t ldm, float
     }
 }
 
+// ---- project for block-quantized M [K, out]: per input row i and block b, y += (x_i·scale) · codes ------
+template <std::size_t Bits>
+void project_quant(const float* x, std::size_t ldx, const quant_rows& m, float* y, std::size_t ldy, std::size_t T,
+                   std::size_t K, std::size_t o0, std::size_t o1) {
+    constexpr std::size_t B = quant_block;
+    for (std::size_t t = 0; t < T; ++t) {
+        float* yt = y + t * ldy;
+        std::fill(yt + o0, yt + o1, 0.0f);
+        for (std::size_t i = 0; i < K; ++i) {
+            const std::int8_t* row = m.codes + i * m.code_stride;
+            const float* sc = m.scales + i * m.scale_stride;
+            const float xi = x[t * ldx + i];
+            std::size_t o = o0;
+            for (; o + B <= o1; o += B) {
+                const vfloat s(xi * sc[o / B]);
+                for (std::size_t j = 0; j < B; j += L) {
+                    vfloat wv;
+                    if constexpr (Bits == 8) wv = load_int8(row + o + j);
+                    else wv = load_int4(reinterpret_cast<const std::uint8_t*>(row) + o / 2, j % 16, j >= 16);
+                    xsimd::fma(s, wv, load(yt + o + j)).store_unaligned(yt + o + j);
+                }
+            }
+            for (; o < o1; ++o) {  // a last, partial block: the same fma per element as a lane
+                float code;
+                if constexpr (Bits == 8) {
+                    code = static_cast<float>(row[o]);
+                } else {
+                    const auto* blk = reinterpret_cast<const std::uint8_t*>(row) + o / B * (B / 2);
+                    const std::size_t in = o % B;
+                    code = static_cast<float>((in < 16 ? (blk[in] & 15) : (blk[in - 16] >> 4)) - 8);
+                }
+                yt[o] = std::fma(xi * sc[o / B], code, yt[o]);
+            }
+        }
+    }
+}
+
 // ---- WKV scans, vectorised over the head dimension ------------------------------------------------------
 // RWKV-7 (ops/wkv7.hpp): per value row i, sa = S[i]·a; S[i] = S[i]⊙w + sa·b + v[i]·k; y[i] = S[i]·r.
 inline void wkv7_head(const wkv_head_args& p) {
@@ -358,6 +395,8 @@ inline const kernel_table& table() {
                                 project<float, float>,
                                 project<bf16, std::uint16_t>,
                                 project<f16, std::uint16_t>,
+                                project_quant<8>,
+                                project_quant<4>,
                                 wkv7_head,
                                 wkv6_head,
                                 fma_loop,
