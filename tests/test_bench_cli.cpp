@@ -19,36 +19,10 @@
 
 namespace {
 
-struct bench_cli_result {
-    int code = -1;
-    std::string out, err;
-};
-
-std::string shell_quote(const std::string& s) {
-    std::string q(1, '\'');
-    for (char c : s) {
-        if (c == '\'') {
-            q.append("'\\''");
-        } else {
-            q.push_back(c);
-        }
-    }
-    q.push_back('\'');
-    return q;
-}
+using bench_cli_result = rwkv_test::command_result;
 
 bench_cli_result run_bench_cli(const std::vector<std::string>& args, const rwkv_test::temp_dir& dir) {
-    std::string cmd = shell_quote(RWKV_TEST_CLI);
-    for (const auto& a : args) cmd += " " + shell_quote(a);
-    const auto out = dir.path / "stdout", err = dir.path / "stderr";
-    cmd += " >" + shell_quote(out.string()) + " 2>" + shell_quote(err.string()) + " </dev/null";
-    const int status = std::system(cmd.c_str());
-    bench_cli_result r;
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    auto o = rwkv_test::read_file_bytes(out), e = rwkv_test::read_file_bytes(err);
-    r.out.assign(o.begin(), o.end());
-    r.err.assign(e.begin(), e.end());
-    return r;
+    return rwkv_test::run_command(RWKV_TEST_CLI, args, dir);
 }
 
 const std::string bench_model = (rwkv_test::data_dir() / "v7-c128-l2.safetensors").string();

@@ -16,44 +16,13 @@
 
 namespace {
 
-struct cli_result {
-    int code = -1;
-    std::string out, err;
-};
-
-std::string quote(const std::string& s) {
-    std::string q(1, '\'');
-    for (char c : s) {
-        if (c == '\'') {
-            q.append("'\\''");
-        } else {
-            q.push_back(c);
-        }
-    }
-    q.push_back('\'');
-    return q;
-}
+using cli_result = rwkv_test::command_result;
 
 cli_result run_cli(const std::vector<std::string>& args, const rwkv_test::temp_dir& dir) {
-    std::string cmd = quote(RWKV_TEST_CLI);
-    for (const auto& a : args) cmd += " " + quote(a);
-    const auto out = dir.path / "stdout", err = dir.path / "stderr";
-    cmd += " >" + quote(out.string()) + " 2>" + quote(err.string()) + " </dev/null";
-    const int status = std::system(cmd.c_str());
-    cli_result r;
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    auto o = rwkv_test::read_file_bytes(out), e = rwkv_test::read_file_bytes(err);
-    r.out.assign(o.begin(), o.end());
-    r.err.assign(e.begin(), e.end());
-    return r;
+    return rwkv_test::run_command(RWKV_TEST_CLI, args, dir);
 }
 
-float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
-    REQUIRE(a.size() == b.size());
-    float m = 0;
-    for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, std::abs(a[i] - b[i]));
-    return m;
-}
+using rwkv_test::max_abs_diff;
 
 // A failure: the documented code, exactly one line on stderr, nothing on stdout.
 void check_one_line_error(const cli_result& r, int code) {

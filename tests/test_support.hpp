@@ -1,13 +1,17 @@
 // Test helpers: where test data lives, and small file utilities.
 #pragma once
 
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -62,5 +66,45 @@ struct temp_dir {
     temp_dir(const temp_dir&) = delete;
     temp_dir& operator=(const temp_dir&) = delete;
 };
+
+// The largest |a[i] − b[i]| (the golden comparisons); sizes must match.
+inline float max_abs_diff(std::span<const float> a, std::span<const float> b) {
+    if (a.size() != b.size()) return INFINITY;
+    float m = 0.0f;
+    for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, std::abs(a[i] - b[i]));
+    return m;
+}
+
+// Runs a command with arguments (each shell-quoted), stdout and stderr captured through files in
+// `dir`; stdin is /dev/null. code: the exit status, or 128 + the signal.
+struct command_result {
+    int code = -1;
+    std::string out, err;
+};
+
+inline std::string shell_quote(const std::string& s) {
+    std::string q(1, '\'');
+    for (char c : s) {
+        if (c == '\'') q.append("'\\''");
+        else q.push_back(c);
+    }
+    q.push_back('\'');
+    return q;
+}
+
+inline command_result run_command(const std::string& program, const std::vector<std::string>& args,
+                                  const temp_dir& dir) {
+    std::string cmd = shell_quote(program);
+    for (const auto& a : args) cmd += " " + shell_quote(a);
+    const auto out = dir.path / "stdout", err = dir.path / "stderr";
+    cmd += " >" + shell_quote(out.string()) + " 2>" + shell_quote(err.string()) + " </dev/null";
+    const int status = std::system(cmd.c_str());
+    command_result r;
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    auto o = read_file_bytes(out), e = read_file_bytes(err);
+    r.out.assign(o.begin(), o.end());
+    r.err.assign(e.begin(), e.end());
+    return r;
+}
 
 }  // namespace rwkv_test

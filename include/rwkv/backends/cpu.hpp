@@ -148,6 +148,33 @@ struct linear_kernel<backends::cpu, Q> {
     }
 };
 
+namespace cpu_detail {
+
+// The fields every WKV head scan takes: head h's state and its channels of r, w, k, v, y.
+template <std::size_t N>
+rwkv::cpu::wkv_head_args head_args(tensor3_view<float> state, std::size_t h, const_matrix_view<float> r,
+                                   const_matrix_view<float> w, const_matrix_view<float> k,
+                                   const_matrix_view<float> v, matrix_view<float> y) noexcept {
+    const std::size_t c0 = h * N;
+    rwkv::cpu::wkv_head_args p;
+    p.S = state.slice(h).data;
+    p.N = N;
+    p.T = r.rows;
+    p.r = r.data + c0, p.w = w.data + c0, p.k = k.data + c0, p.v = v.data + c0;
+    p.ldr = r.stride, p.ldw = w.stride, p.ldk = k.stride, p.ldv = v.stride;
+    p.y = y.data + c0;
+    p.ldy = y.stride;
+    return p;
+}
+
+// Heads per thread: at least enough state (N² floats × T tokens) to pay for a hand-off.
+template <std::size_t N>
+std::size_t min_heads(std::size_t T) noexcept {
+    return std::max<std::size_t>(1, 8192 / (N * N * std::max<std::size_t>(1, T)));
+}
+
+}  // namespace cpu_detail
+
 // The WKV scans: heads are independent, so they are spread over the threads.
 template <std::size_t N>
 struct wkv7_kernel<backends::cpu, N> {
@@ -155,19 +182,11 @@ struct wkv7_kernel<backends::cpu, N> {
                     const_matrix_view<float> w, const_matrix_view<float> k, const_matrix_view<float> v,
                     const_matrix_view<float> a, const_matrix_view<float> b, matrix_view<float> y) {
         const auto scan = be.kernels().wkv7_head;
-        be.parallel_ranges(state.d0, 1, std::max<std::size_t>(1, 8192 / (N * N * r.rows)), [&](std::size_t h0, std::size_t h1) {
+        be.parallel_ranges(state.d0, 1, cpu_detail::min_heads<N>(r.rows), [&](std::size_t h0, std::size_t h1) {
             for (std::size_t h = h0; h < h1; ++h) {
-                const std::size_t c0 = h * N;
-                rwkv::cpu::wkv_head_args p;
-                p.S = state.slice(h).data;
-                p.N = N;
-                p.T = r.rows;
-                p.r = r.data + c0, p.w = w.data + c0, p.k = k.data + c0, p.v = v.data + c0, p.a = a.data + c0,
-                p.b = b.data + c0;
-                p.ldr = r.stride, p.ldw = w.stride, p.ldk = k.stride, p.ldv = v.stride, p.lda = a.stride,
-                p.ldb = b.stride;
-                p.y = y.data + c0;
-                p.ldy = y.stride;
+                auto p = cpu_detail::head_args<N>(state, h, r, w, k, v, y);
+                p.a = a.data + h * N, p.b = b.data + h * N;
+                p.lda = a.stride, p.ldb = b.stride;
                 scan(p);
             }
         });
@@ -180,18 +199,10 @@ struct wkv6_kernel<backends::cpu, N> {
                     const_matrix_view<float> w, const_matrix_view<float> k, const_matrix_view<float> v,
                     std::span<const float> u, matrix_view<float> y) {
         const auto scan = be.kernels().wkv6_head;
-        be.parallel_ranges(state.d0, 1, std::max<std::size_t>(1, 8192 / (N * N * r.rows)), [&](std::size_t h0, std::size_t h1) {
+        be.parallel_ranges(state.d0, 1, cpu_detail::min_heads<N>(r.rows), [&](std::size_t h0, std::size_t h1) {
             for (std::size_t h = h0; h < h1; ++h) {
-                const std::size_t c0 = h * N;
-                rwkv::cpu::wkv_head_args p;
-                p.S = state.slice(h).data;
-                p.N = N;
-                p.T = r.rows;
-                p.r = r.data + c0, p.w = w.data + c0, p.k = k.data + c0, p.v = v.data + c0;
-                p.u = u.data() + c0;
-                p.ldr = r.stride, p.ldw = w.stride, p.ldk = k.stride, p.ldv = v.stride;
-                p.y = y.data + c0;
-                p.ldy = y.stride;
+                auto p = cpu_detail::head_args<N>(state, h, r, w, k, v, y);
+                p.u = u.data() + h * N;
                 scan(p);
             }
         });

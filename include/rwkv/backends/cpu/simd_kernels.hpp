@@ -150,7 +150,7 @@ inline void gemm_rows(const W* w, std::size_t ldw, const float* x, std::size_t l
 template <class Tag, class W>
 void gemm(const W* w, std::size_t ldw, const float* x, std::size_t ldx, float* y, std::size_t ldy, std::size_t T,
           std::size_t o0, std::size_t o1, std::size_t K) {
-    constexpr std::size_t TT = wide_registers ? 4 : 4;
+    constexpr std::size_t TT = 4;
     // Rows in blocks that stay in L1/L2 while every token tile passes over them.
     const std::size_t row_block = std::max<std::size_t>(8, (16384 / std::max<std::size_t>(1, K)) / 8 * 8);
     for (std::size_t ob = o0; ob < o1; ob += row_block) {
