@@ -18,6 +18,10 @@
 #include <string>
 #include <string_view>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
 #include "rwkv/core/dtype.hpp"
 #include "rwkv/core/quant.hpp"
 #include "rwkv/core/error.hpp"
@@ -259,14 +263,21 @@ struct register_table {
     explicit register_table(const kernel_table* t) noexcept { registered_tables()[static_cast<int>(t->id)] = t; }
 };
 
+#if defined(__x86_64__) || defined(__i386__)
+// F16C (CPUID.1:ECX bit 29); clang 14's __builtin_cpu_supports does not know "f16c".
+inline bool has_f16c() noexcept {
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    return __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && (ecx & (1u << 29)) != 0;
+}
+#endif
+
 // Whether the running CPU can execute code of this ISA.
 inline bool cpu_supports(isa i) noexcept {
 #if defined(__x86_64__) || defined(__i386__)
     switch (i) {
         case isa::portable: return true;
         case isa::sse2: return __builtin_cpu_supports("sse2");
-        case isa::avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                               __builtin_cpu_supports("f16c");
+        case isa::avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && has_f16c();
         case isa::avx512: return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                                  __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
     }
