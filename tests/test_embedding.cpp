@@ -51,12 +51,7 @@ nlohmann::json read_json(const std::filesystem::path& p) {
 
 token_lists golden_sequences() { return read_json(golden(".tokens.json")).get<token_lists>(); }
 
-float max_abs_diff(std::span<const float> a, std::span<const float> b) {
-    REQUIRE(a.size() == b.size());
-    float m = 0.0f;
-    for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, std::abs(a[i] - b[i]));
-    return m;
-}
+using rwkv_test::max_abs_diff;
 
 // One load per test binary (the model is read-only).
 const er::model<>& emb_model() {

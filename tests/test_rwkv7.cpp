@@ -23,12 +23,7 @@ std::vector<std::int32_t> golden_tokens() {
     return nlohmann::json::parse(f).get<std::vector<std::int32_t>>();
 }
 
-float max_abs_diff(std::span<const float> a, std::span<const float> b) {
-    REQUIRE(a.size() == b.size());
-    float m = 0.0f;
-    for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, std::abs(a[i] - b[i]));
-    return m;
-}
+using rwkv_test::max_abs_diff;
 
 constexpr float tolerance = 1e-4f;
 

@@ -18,12 +18,7 @@ namespace {
 
 constexpr float tolerance = 1e-4f;
 
-float max_abs_diff(std::span<const float> a, std::span<const float> b) {
-    REQUIRE(a.size() == b.size());
-    float m = 0.0f;
-    for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, std::abs(a[i] - b[i]));
-    return m;
-}
+using rwkv_test::max_abs_diff;
 
 std::filesystem::path golden(const std::string& name) { return rwkv_test::shared_golden_dir() / name; }
 

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "rwkv/core/error.hpp"
+#include "rwkv/io/read_file.hpp"
 
 namespace rwkv_cli {
 
@@ -31,13 +32,7 @@ enum exit_code : int {
     exit_state = 7,        // bad or mismatched state file
 };
 
-std::string read_text_file(const fs::path& p) {
-    std::ifstream f(p, std::ios::binary);
-    if (!f) throw rwkv::io_error(p.string() + ": cannot open");
-    std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    if (f.bad()) throw rwkv::io_error(p.string() + ": read failed");
-    return s;
-}
+std::string read_text_file(const fs::path& p) { return rwkv::io::read_file(p, "file"); }
 
 // A JSON array of integer token ids.
 std::vector<std::int32_t> read_tokens_json(const fs::path& p) {

@@ -17,6 +17,7 @@
 #include <memory>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 
 #include "rwkv/backends/cpu/kernel_table.hpp"
 #include "rwkv/backends/reference.hpp"
@@ -75,6 +76,15 @@ namespace cpu_detail {
 // Work (multiply-adds) below which a matrix product stays on one thread.
 inline constexpr std::size_t min_work_per_thread = 1 << 15;
 
+// Splits a product's `outputs` (rows of W·x: align 16; columns of x·M: align 64, two int4/int8
+// blocks) over the threads, each output costing `work_per_output` multiply-adds.
+template <class Fn>
+void split_outputs(const backends::cpu& be, std::size_t outputs, std::size_t align, std::size_t work_per_output,
+                   Fn&& fn) {
+    const std::size_t per = std::max<std::size_t>(1, work_per_output);
+    be.parallel_ranges(outputs, align, std::max(align, min_work_per_thread / per), std::forward<Fn>(fn));
+}
+
 template <class W>
 auto gemm_fn(const rwkv::cpu::kernel_table& k) {
     if constexpr (std::is_same_v<W, float>) return k.gemm_f32;
@@ -101,23 +111,18 @@ struct linear_kernel<backends::cpu, W> {
     static void linear(const backends::cpu& be, const_matrix_view<W> weight, const_matrix_view<float> x,
                        matrix_view<float> y) {
         const auto gemm = cpu_detail::gemm_fn<W>(be.kernels());
-        const std::size_t per_row = std::max<std::size_t>(1, weight.cols * x.rows);
-        be.parallel_ranges(weight.rows, 16, std::max<std::size_t>(16, cpu_detail::min_work_per_thread / per_row),
-                           [&](std::size_t o0, std::size_t o1) {
-                               gemm(cpu_detail::raw(weight.data), weight.stride, x.data, x.stride, y.data, y.stride,
-                                    x.rows, o0, o1, weight.cols);
-                           });
+        cpu_detail::split_outputs(be, weight.rows, 16, weight.cols * x.rows, [&](std::size_t o0, std::size_t o1) {
+            gemm(cpu_detail::raw(weight.data), weight.stride, x.data, x.stride, y.data, y.stride, x.rows, o0, o1,
+                 weight.cols);
+        });
     }
 
     static void project(const backends::cpu& be, const_matrix_view<float> x, const_matrix_view<W> m,
                         matrix_view<float> y) {
         const auto proj = cpu_detail::project_fn<W>(be.kernels());
-        const std::size_t per_col = std::max<std::size_t>(1, m.rows * x.rows);
-        be.parallel_ranges(m.cols, 64, std::max<std::size_t>(64, cpu_detail::min_work_per_thread / per_col),
-                           [&](std::size_t o0, std::size_t o1) {
-                               proj(x.data, x.stride, cpu_detail::raw(m.data), m.stride, y.data, y.stride, x.rows,
-                                    m.rows, o0, o1);
-                           });
+        cpu_detail::split_outputs(be, m.cols, 64, m.rows * x.rows, [&](std::size_t o0, std::size_t o1) {
+            proj(x.data, x.stride, cpu_detail::raw(m.data), m.stride, y.data, y.stride, x.rows, m.rows, o0, o1);
+        });
     }
 };
 
@@ -129,22 +134,18 @@ struct linear_kernel<backends::cpu, Q> {
                        matrix_view<float> y) {
         const auto gemm = Q::bits == 8 ? be.kernels().gemm_int8 : be.kernels().gemm_int4;
         const auto rows = weight.kernel_rows();
-        const std::size_t per_row = std::max<std::size_t>(1, weight.cols * x.rows);
-        be.parallel_ranges(weight.rows, 16, std::max<std::size_t>(16, cpu_detail::min_work_per_thread / per_row),
-                           [&](std::size_t o0, std::size_t o1) {
-                               gemm(rows, x.data, x.stride, y.data, y.stride, x.rows, o0, o1, weight.cols);
-                           });
+        cpu_detail::split_outputs(be, weight.rows, 16, weight.cols * x.rows, [&](std::size_t o0, std::size_t o1) {
+            gemm(rows, x.data, x.stride, y.data, y.stride, x.rows, o0, o1, weight.cols);
+        });
     }
 
     static void project(const backends::cpu& be, const_matrix_view<float> x, const_matrix_view<Q> m,
                         matrix_view<float> y) {
         const auto proj = Q::bits == 8 ? be.kernels().project_int8 : be.kernels().project_int4;
         const auto rows = m.kernel_rows();
-        const std::size_t per_col = std::max<std::size_t>(1, m.rows * x.rows);
-        be.parallel_ranges(m.cols, 64, std::max<std::size_t>(64, cpu_detail::min_work_per_thread / per_col),
-                           [&](std::size_t o0, std::size_t o1) {
-                               proj(x.data, x.stride, rows, y.data, y.stride, x.rows, m.rows, o0, o1);
-                           });
+        cpu_detail::split_outputs(be, m.cols, 64, m.rows * x.rows, [&](std::size_t o0, std::size_t o1) {
+            proj(x.data, x.stride, rows, y.data, y.stride, x.rows, m.rows, o0, o1);
+        });
     }
 };
 

@@ -58,6 +58,18 @@ constexpr std::size_t quant_row_bytes(std::size_t cols) noexcept {
     return quant_row_blocks<Q>(cols) * quant_block_size * Q::bits / 8;
 }
 
+// The code of weight j of a quantized row (the quant_rows layout above), as a float.
+template <std::size_t Bits>
+inline float quant_code(const std::int8_t* row, std::size_t j) noexcept {
+    if constexpr (Bits == 8) {
+        return static_cast<float>(row[j]);
+    } else {
+        const auto* blk = reinterpret_cast<const std::uint8_t*>(row) + j / quant_block_size * (quant_block_size / 2);
+        const std::size_t in = j % quant_block_size;
+        return static_cast<float>((in < 16 ? (blk[in] & 15) : (blk[in - 16] >> 4)) - 8);
+    }
+}
+
 template <quant_format Q>
 struct matrix_view<const Q> {
     const std::int8_t* codes = nullptr;
@@ -70,16 +82,7 @@ struct matrix_view<const Q> {
     // The dequantized weight (i, j).
     float operator()(std::size_t i, std::size_t j) const noexcept {
         assert(i < rows && j < cols);
-        const std::size_t b = j / quant_block_size, in_block = j % quant_block_size;
-        float code;
-        if constexpr (Q::bits == 8) {
-            code = static_cast<float>(codes[i * code_stride + j]);
-        } else {
-            const auto* blk = reinterpret_cast<const std::uint8_t*>(codes + i * code_stride) + b * quant_block_size / 2;
-            const int nib = in_block < 16 ? (blk[in_block] & 15) : (blk[in_block - 16] >> 4);
-            code = static_cast<float>(nib - 8);
-        }
-        return scales[i * scale_stride + b] * code;
+        return scales[i * scale_stride + j / quant_block_size] * quant_code<Q::bits>(codes + i * code_stride, j);
     }
     constexpr matrix_view rows_slice(std::size_t first, std::size_t count) const noexcept {
         assert(first + count <= rows);

@@ -30,6 +30,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "rwkv/io/read_file.hpp"
 #include "rwkv/core/architecture.hpp"
 #include "rwkv/core/state.hpp"
 #include "rwkv/models/channel_mix_block.hpp"
@@ -104,10 +105,7 @@ inline options parse_config(std::string_view text, const std::string& where) {
 
 // Reads the official config JSON file.
 inline options read_config(const std::filesystem::path& path) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) throw io_error(path.string() + ": cannot open GoldFinch config");
-    const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    return parse_config(text, path.string());
+    return parse_config(io::read_file(path, "GoldFinch config"), path.string());
 }
 
 struct config {

@@ -29,6 +29,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "rwkv/io/read_file.hpp"
 #include "rwkv/core/error.hpp"
 #include "rwkv/core/state.hpp"
 
@@ -229,9 +230,7 @@ inline void save_state(const state& s, const std::filesystem::path& path) {
 }
 
 inline state load_state(const std::filesystem::path& path) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) throw io_error(path.string() + ": cannot open state file");
-    std::vector<char> data((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    const std::string data = io::read_file(path, "state file");
     return deserialize_state(std::as_bytes(std::span(data)), path.string());
 }
 

@@ -59,6 +59,7 @@
 #include <nlohmann/json.hpp>
 
 #include "rwkv/core/error.hpp"
+#include "rwkv/io/read_file.hpp"
 #include "rwkv/text/unicode.hpp"
 #include "rwkv/text/utf8.hpp"
 
@@ -343,19 +344,7 @@ public:
     // the file and the JSON path of the problem; a configuration other than the one described at
     // the top of this file → rwkv::unsupported_error naming the field.
     static bpe_tokenizer from_file(const std::filesystem::path& tokenizer_json) {
-        std::error_code ec;
-        if (std::filesystem::is_directory(tokenizer_json, ec)) {
-            throw io_error("cannot read BPE tokenizer " + tokenizer_json.string() + ": it is a directory");
-        }
-        errno = 0;
-        std::ifstream f(tokenizer_json, std::ios::binary);
-        if (!f) {
-            const int err = errno;
-            throw io_error("cannot open BPE tokenizer " + tokenizer_json.string() + ": " +
-                           (err != 0 ? std::strerror(err) : "open failed"));
-        }
-        std::string contents{std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-        if (f.bad()) throw io_error("cannot read BPE tokenizer " + tokenizer_json.string());
+        const std::string contents = io::read_file(tokenizer_json, "BPE tokenizer");
         return from_string(contents, tokenizer_json.string());
     }
 

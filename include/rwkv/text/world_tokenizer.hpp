@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "rwkv/core/error.hpp"
+#include "rwkv/io/read_file.hpp"
 #include "rwkv/text/utf8.hpp"
 
 namespace rwkv::text {
@@ -227,19 +228,7 @@ public:
     // Reads a vocabulary file. Unreadable → rwkv::io_error; malformed → rwkv::format_error naming the
     // file, the line number and what is wrong.
     static world_tokenizer from_file(const std::filesystem::path& vocab) {
-        std::error_code ec;
-        if (std::filesystem::is_directory(vocab, ec)) {
-            throw io_error("cannot read World vocabulary " + vocab.string() + ": it is a directory");
-        }
-        errno = 0;
-        std::ifstream f(vocab, std::ios::binary);
-        if (!f) {
-            const int err = errno;
-            throw io_error("cannot open World vocabulary " + vocab.string() + ": " +
-                           (err != 0 ? std::strerror(err) : "open failed"));
-        }
-        std::string contents{std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-        if (f.bad()) throw io_error("cannot read World vocabulary " + vocab.string());
+        const std::string contents = io::read_file(vocab, "World vocabulary");
         return from_string(contents, vocab.string());
     }
 

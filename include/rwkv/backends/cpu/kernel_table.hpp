@@ -115,55 +115,22 @@ void project(const float* x, std::size_t ldx, const W* m, std::size_t ldm, float
     }
 }
 
-inline void gemm_int8(const quant_rows& w, const float* x, std::size_t ldx, float* y, std::size_t ldy, std::size_t T,
-                      std::size_t o0, std::size_t o1, std::size_t K) {
-    constexpr std::size_t B = quant_block;
-    for (std::size_t t = 0; t < T; ++t)
-        for (std::size_t o = o0; o < o1; ++o) {
-            const std::int8_t* c = w.codes + o * w.code_stride;
-            const float* s = w.scales + o * w.scale_stride;
-            float acc = 0.0f;
-            for (std::size_t b = 0; b * B < K; ++b) {
-                float part = 0.0f;
-                for (std::size_t k = b * B; k < std::min(K, b * B + B); ++k) part += static_cast<float>(c[k]) * x[t * ldx + k];
-                acc += part * s[b];
-            }
-            y[t * ldy + o] = acc;
-        }
-}
-
-inline void gemm_int4(const quant_rows& w, const float* x, std::size_t ldx, float* y, std::size_t ldy, std::size_t T,
-                      std::size_t o0, std::size_t o1, std::size_t K) {
-    constexpr std::size_t B = quant_block;
-    for (std::size_t t = 0; t < T; ++t)
-        for (std::size_t o = o0; o < o1; ++o) {
-            const auto* c = reinterpret_cast<const std::uint8_t*>(w.codes + o * w.code_stride);
-            const float* s = w.scales + o * w.scale_stride;
-            float acc = 0.0f;
-            for (std::size_t b = 0; b * B < K; ++b) {
-                float part = 0.0f;
-                const std::uint8_t* blk = c + b * B / 2;
-                for (std::size_t k = b * B; k < std::min(K, b * B + B); ++k) {
-                    const std::size_t j = k - b * B;
-                    const int nib = j < 16 ? (blk[j] & 15) : (blk[j - 16] >> 4);
-                    part += static_cast<float>(nib - 8) * x[t * ldx + k];
-                }
-                acc += part * s[b];
-            }
-            y[t * ldy + o] = acc;
-        }
-}
-
-// The code of weight j of a quantized row (quant_rows layout).
 template <std::size_t Bits>
-inline float quant_code(const std::int8_t* row, std::size_t j) noexcept {
-    if constexpr (Bits == 8) {
-        return static_cast<float>(row[j]);
-    } else {
-        const auto* blk = reinterpret_cast<const std::uint8_t*>(row) + j / quant_block * (quant_block / 2);
-        const std::size_t in = j % quant_block;
-        return static_cast<float>((in < 16 ? (blk[in] & 15) : (blk[in - 16] >> 4)) - 8);
-    }
+void gemm_quant(const quant_rows& w, const float* x, std::size_t ldx, float* y, std::size_t ldy, std::size_t T,
+                std::size_t o0, std::size_t o1, std::size_t K) {
+    constexpr std::size_t B = quant_block;
+    for (std::size_t t = 0; t < T; ++t)
+        for (std::size_t o = o0; o < o1; ++o) {
+            const std::int8_t* row = w.codes + o * w.code_stride;
+            const float* s = w.scales + o * w.scale_stride;
+            float acc = 0.0f;
+            for (std::size_t b = 0; b * B < K; ++b) {
+                float part = 0.0f;
+                for (std::size_t k = b * B; k < std::min(K, b * B + B); ++k) part += quant_code<Bits>(row, k) * x[t * ldx + k];
+                acc += part * s[b];
+            }
+            y[t * ldy + o] = acc;
+        }
 }
 
 template <std::size_t Bits>
@@ -236,8 +203,8 @@ inline const kernel_table& table() {
                                 gemm<float, load_weight>,
                                 gemm<std::uint16_t, load_bf16>,
                                 gemm<std::uint16_t, load_f16>,
-                                gemm_int8,
-                                gemm_int4,
+                                gemm_quant<8>,
+                                gemm_quant<4>,
                                 project<float, load_weight>,
                                 project<std::uint16_t, load_bf16>,
                                 project<std::uint16_t, load_f16>,

@@ -200,17 +200,8 @@ inline void gemm_quant_tile(const quant_rows& w, std::size_t o, const float* x, 
             float s = xsimd::hadd(acc[r][t]);
             if (full * B < K) {  // a last, partial block
                 float part = 0.0f;
-                for (std::size_t k = full * B; k < K; ++k) {
-                    float code;
-                    if constexpr (Bits == 8) {
-                        code = static_cast<float>(w.codes[(o + r) * w.code_stride + k]);
-                    } else {
-                        const auto* blk = reinterpret_cast<const std::uint8_t*>(w.codes + (o + r) * w.code_stride) + full * B / 2;
-                        const std::size_t j = k - full * B;
-                        code = static_cast<float>(((j >= 16) ? blk[j - 16] >> 4 : blk[j] & 15) - 8);
-                    }
-                    part = std::fma(code, x[t * ldx + k], part);
-                }
+                for (std::size_t k = full * B; k < K; ++k)
+                    part = std::fma(quant_code<Bits>(w.codes + (o + r) * w.code_stride, k), x[t * ldx + k], part);
                 s = std::fma(part, w.scales[(o + r) * w.scale_stride + full], s);
             }
             y[t * ldy + r] = s;
@@ -297,17 +288,8 @@ void project_quant(const float* x, std::size_t ldx, const quant_rows& m, float* 
                     xsimd::fma(s, wv, load(yt + o + j)).store_unaligned(yt + o + j);
                 }
             }
-            for (; o < o1; ++o) {  // a last, partial block: the same fma per element as a lane
-                float code;
-                if constexpr (Bits == 8) {
-                    code = static_cast<float>(row[o]);
-                } else {
-                    const auto* blk = reinterpret_cast<const std::uint8_t*>(row) + o / B * (B / 2);
-                    const std::size_t in = o % B;
-                    code = static_cast<float>((in < 16 ? (blk[in] & 15) : (blk[in - 16] >> 4)) - 8);
-                }
-                yt[o] = std::fma(xi * sc[o / B], code, yt[o]);
-            }
+            for (; o < o1; ++o)  // a last, partial block: the same fma per element as a lane
+                yt[o] = std::fma(xi * sc[o / B], quant_code<Bits>(row, o), yt[o]);
         }
     }
 }
