@@ -87,10 +87,10 @@ TEST_CASE("quantized policies stay within their documented accuracy on the golde
                           << ", KL " << q.kl << "; cpu vs reference " << k.max_abs);
             // The SIMD block kernels compute what the reference's dequantizing loops do.
             CHECK(k.max_abs <= 1e-4);
-            // Bounds of docs/architectures/quantization.md, measured on these random-weight goldens
-            // (logit std ≈ 2.5; every matrix quantized, the small LoRA factors and the head too).
+            // Bounds of docs/cpu-backend.md, measured on these random-weight goldens (logit std ≈ 2.5;
+            // every matrix quantized, the small LoRA factors, the head and the embedding too).
             if (std::string(precision) == "int8") {
-                CHECK(q.max_abs <= 0.25);
+                CHECK(q.max_abs <= 0.35);
                 CHECK(q.top1 >= 0.95);
                 CHECK(q.kl <= 1e-3);
             } else {

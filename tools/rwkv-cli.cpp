@@ -261,6 +261,28 @@ int run_init(const init_args& a) {
     return exit_ok;
 }
 
+// ---- convert ---------------------------------------------------------------------------------------
+struct convert_args {
+    std::string model, out, precision = "int8", config;
+};
+
+int run_convert(const convert_args& a) {
+    if (a.out.empty()) throw rwkv::invalid_argument("convert: --out is required");
+    if (fs::exists(a.model) && fs::exists(a.out) && fs::equivalent(a.model, a.out))
+        throw rwkv::invalid_argument("convert: --out must differ from --model (the model is read in place)");
+    rwkv::open_options opt;
+    opt.precision = a.precision;
+    opt.backend = "reference";  // nothing runs; the weights are the same on every backend
+    opt.goldfinch_config = a.config;
+    const auto m = rwkv::any_model::open(a.model, opt);
+    m.save_converted(a.out);
+    const auto info = m.summary();
+    std::fprintf(stderr, "convert: %s -> %s (%s, %s; %zu bytes)\n", a.model.c_str(), a.out.c_str(),
+                 std::string(rwkv::architecture_name(info.arch)).c_str(), info.precision.c_str(),
+                 static_cast<std::size_t>(fs::file_size(a.out)));
+    return exit_ok;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -333,6 +355,14 @@ int main(int argc, char** argv) {
     init->add_flag("--g1-layout", in.g1, "v7: omit layer 0's v0/v1/v2 (the released G1 layout)");
     init->add_option("--out", in.out, "Output .safetensors")->required();
 
+    convert_args cv;
+    auto* convert = app.add_subcommand(
+        "convert", "Write a model in a precision's own storage (quantized, bf16, ...) so that it loads with no work");
+    convert->add_option("--model", cv.model, "Checkpoint (.pth or .safetensors)")->required();
+    convert->add_option("--precision", cv.precision, "f32 | bf16 | f16 | int8 | int4")->capture_default_str();
+    convert->add_option("--config", cv.config, "GoldFinch config JSON ({\"model\": {...}})");
+    convert->add_option("--out", cv.out, "Output .safetensors")->required();
+
     // Commands defined in their own headers set `action` when they are the one parsed.
     std::function<int()> action;
     add_embed_commands(app, action);
@@ -366,6 +396,7 @@ int main(int argc, char** argv) {
         if (*tokenize) return run_tokenize(tk_vocab, tk_text, tk_file);
         if (*detokenize) return run_detokenize(dt_vocab, dt_tokens);
         if (*init) return run_init(in);
+        if (*convert) return run_convert(cv);
         if (action) return action();
     } catch (const rwkv::invalid_argument& e) {
         return fail(exit_usage, e);

@@ -15,10 +15,19 @@ namespace rwkv {
 static_assert(std::endian::native == std::endian::little,
               "rwkv reads little-endian checkpoints in place; big-endian hosts are not supported");
 
-enum class dtype : std::uint8_t { f32, bf16, f16 };
+// i8 and u8 are raw bytes: the codes of block-quantized matrices (core/quant.hpp), which a tensor
+// file stores next to their scales (io/quantized_tensors.hpp). They are never weights on their own.
+enum class dtype : std::uint8_t { f32, bf16, f16, i8, u8 };
 
 constexpr std::size_t dtype_size(dtype t) noexcept {
-    return t == dtype::f32 ? 4 : 2;
+    switch (t) {
+        case dtype::f32: return 4;
+        case dtype::bf16:
+        case dtype::f16: return 2;
+        case dtype::i8:
+        case dtype::u8: return 1;
+    }
+    return 1;
 }
 
 constexpr std::string_view dtype_name(dtype t) noexcept {
@@ -26,6 +35,8 @@ constexpr std::string_view dtype_name(dtype t) noexcept {
         case dtype::f32: return "f32";
         case dtype::bf16: return "bf16";
         case dtype::f16: return "f16";
+        case dtype::i8: return "i8";
+        case dtype::u8: return "u8";
     }
     return "?";
 }

@@ -123,6 +123,8 @@ public:
             case dtype::f16:
                 for (std::size_t i = 0; i < n; ++i) out[i] = load_16<f16>(src + 2 * i);
                 break;
+            case dtype::i8:
+            case dtype::u8: throw state_error("state: a context cache is f32, bf16 or f16");
         }
     }
 
@@ -148,6 +150,8 @@ public:
                 case dtype::f32: store(v); break;
                 case dtype::bf16: store(bf16::from_float(v).bits); break;
                 case dtype::f16: store(f16::from_float(v).bits); break;
+                case dtype::i8:
+                case dtype::u8: throw state_error("state: a context cache is f32, bf16 or f16");
             }
         }
         cache_tokens_.insert(cache_tokens_.end(), tokens.begin(), tokens.end());

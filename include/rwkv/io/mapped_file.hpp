@@ -54,7 +54,10 @@ public:
                 ::close(fd);
                 throw io_error(name + ": cannot mmap " + std::to_string(size) + " bytes: " + std::strerror(err));
             }
-            ::madvise(addr, size, MADV_WILLNEED);  // a hint: failure is harmless
+            ::madvise(addr, size, MADV_WILLNEED);  // hints: failure is harmless
+#ifdef MADV_HUGEPAGE
+            ::madvise(addr, size, MADV_HUGEPAGE);  // large folios where the file system supports them
+#endif
             f.data_ = static_cast<const std::byte*>(addr);
             f.size_ = size;
             f.owned_ = true;

@@ -3,7 +3,8 @@
 // Layout: an 8-byte little-endian header length N, N bytes of JSON (an object starting with '{'),
 // then the data buffer. The JSON maps each tensor name to {"dtype", "shape", "data_offsets":[begin,
 // end)} with offsets relative to the data buffer; the optional "__metadata__" entry is a
-// string→string map. The reader accepts F32/BF16/F16 tensors and checks every field against the file;
+// string→string map. The reader accepts F32/BF16/F16 tensors (and I8/U8, the codes of quantized
+// matrices: io/quantized_tensors.hpp) and checks every field against the file;
 // tensors come back sorted by data offset (ties by name), i.e. in the order their bytes are stored.
 #pragma once
 
@@ -44,6 +45,8 @@ constexpr std::string_view safetensors_dtype_name(dtype t) noexcept {
         case dtype::f32: return "F32";
         case dtype::bf16: return "BF16";
         case dtype::f16: return "F16";
+        case dtype::i8: return "I8";
+        case dtype::u8: return "U8";
     }
     return "?";
 }
@@ -146,9 +149,13 @@ inline safetensors_contents read_safetensors(std::span<const std::byte> data, co
             t.type = dtype::bf16;
         } else if (dts == "F16") {
             t.type = dtype::f16;
+        } else if (dts == "I8") {
+            t.type = dtype::i8;
+        } else if (dts == "U8") {
+            t.type = dtype::u8;
         } else {
             throw unsupported_error(display_name + ": tensor " + shown + " has dtype " + detail::printable(dts) +
-                                    "; only F32, BF16 and F16 are supported");
+                                    "; only F32, BF16, F16 (and I8/U8 quantized codes) are supported");
         }
 
         const auto sh = value.find("shape");
@@ -230,8 +237,8 @@ inline bool write_all(int fd, std::span<const std::byte> chunk) noexcept {
 }  // namespace detail
 
 // Writes a .safetensors file: "__metadata__" first (omitted when empty), tensors sorted by name and
-// packed back to back, the header padded with spaces to a multiple of 8 so the data starts 8-byte
-// aligned. The file appears atomically: it is written to `p`.tmp-XXXXXXXX in the same directory,
+// packed back to back, the header padded with spaces so that the data starts 64-byte aligned in the
+// file (so in a mapping of it: matrices can be used in place). The file appears atomically: it is written to `p`.tmp-XXXXXXXX in the same directory,
 // flushed, then renamed over `p`. Throws invalid_argument for repeated or reserved names and for bytes
 // that do not match a shape, io_error when the file cannot be written (the temporary is removed).
 inline void write_safetensors(const std::filesystem::path& p, std::span<const tensor_to_write> tensors,
@@ -274,7 +281,7 @@ inline void write_safetensors(const std::filesystem::path& p, std::span<const te
     } catch (const nlohmann::json::exception& e) {
         throw invalid_argument(shown_path + ": tensor names and metadata must be valid UTF-8: " + e.what());
     }
-    json.append((8 - json.size() % 8) % 8, ' ');
+    json.append((64 - (8 + json.size()) % 64) % 64, ' ');
     std::array<std::byte, 8> length{};
     for (std::size_t i = 0; i < 8; ++i) length[i] = static_cast<std::byte>((json.size() >> (8 * i)) & 0xffu);
 

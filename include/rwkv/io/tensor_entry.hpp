@@ -18,6 +18,13 @@ struct tensor_entry {
     std::vector<std::int64_t> shape;   // as stored ([1,1,C] stays 3-D); a scalar has shape {}
     std::span<const std::byte> bytes;  // numel()·dtype_size(type) bytes inside the file; may be unaligned
 
+    // A block-quantized matrix (io/quantized_tensors.hpp, layout in core/quant.hpp) has quant_bits
+    // 8 or 4: `shape` is then its logical shape (rows = numel / shape.back(), cols = shape.back()),
+    // `type` is i8 (int8) or u8 (int4), `bytes` holds rows × quant_row_bytes codes and `scales`
+    // rows × quant_row_blocks f32 scales.
+    unsigned quant_bits = 0;
+    std::span<const std::byte> scales;
+
     // Product of the shape (1 for a scalar). The readers have checked that it does not overflow.
     std::int64_t numel() const noexcept {
         std::int64_t n = 1;

@@ -23,6 +23,7 @@
 #include "rwkv/io/binary.hpp"
 #include "rwkv/io/mapped_file.hpp"
 #include "rwkv/io/pth.hpp"
+#include "rwkv/io/quantized_tensors.hpp"
 #include "rwkv/io/safetensors.hpp"
 #include "rwkv/io/tensor_entry.hpp"
 #include "rwkv/io/zip.hpp"
@@ -129,6 +130,7 @@ private:
             auto contents = read_safetensors(data, name_);
             tensors_ = std::move(contents.tensors);
             metadata_ = std::move(contents.metadata);
+            merge_quantized_tensors(tensors_, metadata_, name_);
         } else {
             throw format_error(name_ +
                                ": not a PyTorch checkpoint (.pth zip) or a .safetensors file: " + describe(data));

@@ -22,6 +22,7 @@
 #include "rwkv/core/precision.hpp"
 #include "rwkv/core/state.hpp"
 #include "rwkv/io/tensor_file.hpp"
+#include "rwkv/models/convert.hpp"
 #include "rwkv/models/detect.hpp"
 #include "rwkv/models/goldfinch.hpp"
 #include "rwkv/models/rwkv4.hpp"
@@ -63,6 +64,7 @@ class any_model {
         virtual std::unique_ptr<any_workspace> make_workspace(std::size_t) const = 0;
         virtual void forward(std::span<const std::int32_t>, state&, any_workspace&, std::span<float>,
                              logits_mode) const = 0;
+        virtual void save_converted(const std::filesystem::path&) const = 0;
     };
 
     template <class Model>
@@ -93,6 +95,7 @@ class any_model {
             if (!w) throw invalid_argument("any_model::forward: workspace was made by another model");
             m.forward(tokens, st, w->ws, logits, mode);
         }
+        void save_converted(const std::filesystem::path& p) const override { rwkv::save_converted(m, p); }
     };
 
     std::unique_ptr<const concept_t> impl_;
@@ -171,6 +174,8 @@ public:
     }
 
     model_summary summary() const { return impl_->summary(); }
+    // Writes the model as its precision keeps it, to a file that loads with no work (models/convert.hpp).
+    void save_converted(const std::filesystem::path& path) const { impl_->save_converted(path); }
     const std::string& source() const noexcept { return source_; }
     state make_state() const { return impl_->make_state(); }
     std::unique_ptr<any_workspace> make_workspace(std::size_t max_tokens = 64) const {

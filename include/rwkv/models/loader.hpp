@@ -23,6 +23,8 @@
 #include "rwkv/core/error.hpp"
 #include "rwkv/core/precision.hpp"
 #include "rwkv/core/tensor.hpp"
+#include "rwkv/core/quant.hpp"
+#include "rwkv/io/quantized_tensors.hpp"
 #include "rwkv/io/tensor_file.hpp"
 #include "rwkv/ops/ddlerp.hpp"
 
@@ -48,6 +50,15 @@ struct weight_storage {
     // keeps but the embedding table, and elements of its matrices (the head included).
     std::size_t weight_bytes = 0;
     std::size_t matrix_elements = 0;
+
+    // Every matrix the model reads, with the tensor it was made from (models/convert.hpp writes
+    // them back to a file in this form).
+    struct stored_matrix {
+        std::string name;
+        std::vector<std::int64_t> shape;  // the tensor's shape in the source file
+        const_matrix_view<W> view;
+    };
+    std::vector<stored_matrix> matrices;
 };
 
 template <precision::policy P>
@@ -131,6 +142,35 @@ public:
         return store_.f32.back().span();
     }
 
+    // The embedding table stored as E (float, or int8_block under the quantized policies) from the
+    // [rows, cols] f32 values in `table` (the ln0-folded embedding); the f32 buffer is kept only for E = float.
+    template <class E>
+    const_matrix_view<E> embedding_table(aligned_buffer<float>&& table, std::size_t rows, std::size_t cols) const {
+        if constexpr (std::is_same_v<E, float>) return {keep(std::move(table)).data(), rows, cols};
+        else return quantize_owned<E>(table.data(), rows, cols);
+    }
+
+    // The same from a file whose emb.weight already is the folded table (rwkv-cli convert): in
+    // place when stored as E, converted otherwise.
+    template <class E>
+    const_matrix_view<E> embedding_table(const io::tensor_entry& e, std::size_t rows, std::size_t cols) const {
+        if constexpr (std::is_same_v<E, float>) {
+            if (e.quant_bits == 0 && e.type == dtype::f32 &&
+                reinterpret_cast<std::uintptr_t>(e.bytes.data()) % alignof(float) == 0) {
+                const auto* p = reinterpret_cast<const float*>(e.bytes.data());
+                check_finite(e, {p, rows * cols});
+                return {p, rows, cols};
+            }
+        } else {
+            if (auto m = in_place_quantized<E>(e, rows, cols); !m.empty()) return m;
+        }
+        aligned_buffer<float> tmp(rows * cols);
+        convert(e, tmp.data());
+        check_finite(e, tmp.span());
+        store_.file.drop_pages(e);
+        return embedding_table<E>(std::move(tmp), rows, cols);
+    }
+
 private:
     weight_storage<weight_type>& store_;
 
@@ -145,10 +185,25 @@ private:
                 throw model_error(store_.file.display_name() + ": tensor '" + e.name + "' contains NaN or Inf");
     }
 
-    // Exact conversion of the stored elements to f32.
-    static void convert(const io::tensor_entry& e, float* out) {
+    // Exact conversion of the stored elements to f32 (a quantized tensor is dequantized).
+    void convert(const io::tensor_entry& e, float* out) const {
         const std::size_t n = static_cast<std::size_t>(e.numel());
         const std::byte* src = e.bytes.data();
+        if (e.quant_bits != 0) {
+            const std::size_t cols = static_cast<std::size_t>(e.shape.back()), rows = n / cols;
+            const std::size_t row_bytes = io::quantized_row_bytes(e.quant_bits, cols);
+            const std::size_t blocks = io::quantized_row_blocks(cols);
+            const auto* codes = reinterpret_cast<const std::int8_t*>(src);
+            for (std::size_t i = 0; i < rows; ++i)
+                for (std::size_t j = 0; j < cols; ++j) {
+                    float scale;
+                    std::memcpy(&scale, e.scales.data() + (i * blocks + j / quant_block_size) * 4, 4);
+                    const float code = e.quant_bits == 8 ? quant_code<8>(codes + i * row_bytes, j)
+                                                         : quant_code<4>(codes + i * row_bytes, j);
+                    out[i * cols + j] = scale * code;
+                }
+            return;
+        }
         switch (e.type) {
             case dtype::f32: std::memcpy(out, src, n * 4); break;
             case dtype::bf16:
@@ -165,6 +220,12 @@ private:
                     out[i] = f16::from_bits(b).to_float();
                 }
                 break;
+            case dtype::i8:
+            case dtype::u8:
+                throw unsupported_error(store_.file.display_name() + ": tensor '" + e.name + "' has dtype " +
+                                        std::string(dtype_name(e.type)) +
+                                        ", which rwkv reads only as the codes of a quantized matrix (listed in "
+                                        "the metadata '" + io::quantized_metadata_key + "')");
         }
     }
 
@@ -185,29 +246,60 @@ private:
     }
 
     const_matrix_view<weight_type> make_matrix(const io::tensor_entry& e, std::size_t rows, std::size_t cols) const {
-        if constexpr (quant_format<weight_type>) return quantized(e, rows, cols);
-        else return {packed(e), rows, cols};
+        if constexpr (quant_format<weight_type>) {
+            return quantized(e, rows, cols);
+        } else {
+            const const_matrix_view<weight_type> m{packed(e), rows, cols};
+            record(e, m);
+            return m;
+        }
     }
 
-    // Block-quantizes the matrix (core/quant.hpp) from its exact f32 values.
+    void record(const io::tensor_entry& e, const_matrix_view<weight_type> m) const {
+        store_.matrices.push_back({e.name, e.shape, m});
+    }
+
+    // Block-quantizes the matrix (core/quant.hpp) from its exact f32 values, or uses it in place
+    // when the file already stores it in this format (rwkv-cli convert).
     const_matrix_view<weight_type> quantized(const io::tensor_entry& e, std::size_t rows, std::size_t cols) const
         requires quant_format<weight_type>
     {
-        aligned_buffer<float> tmp(rows * cols);
-        convert(e, tmp.data());
-        check_finite(e, tmp.span());
-        const std::size_t row_bytes = quant_row_bytes<weight_type>(cols), blocks = quant_row_blocks<weight_type>(cols);
+        auto m = in_place_quantized<weight_type>(e, rows, cols);
+        if (m.empty()) {
+            aligned_buffer<float> tmp(rows * cols);
+            convert(e, tmp.data());
+            check_finite(e, tmp.span());
+            m = quantize_owned<weight_type>(tmp.data(), rows, cols);
+            store_.file.drop_pages(e);
+        }
+        store_.weight_bytes += m.bytes();
+        store_.matrix_elements += rows * cols;
+        record(e, m);
+        return m;
+    }
+
+    // The file's own codes and scales when `e` is stored quantized as Q (scales f32-aligned); else empty.
+    template <quant_format Q>
+    const_matrix_view<Q> in_place_quantized(const io::tensor_entry& e, std::size_t rows, std::size_t cols) const {
+        if (e.quant_bits != Q::bits || reinterpret_cast<std::uintptr_t>(e.scales.data()) % alignof(float) != 0)
+            return {};
+        const std::size_t blocks = quant_row_blocks<Q>(cols);
+        const auto* scales = reinterpret_cast<const float*>(e.scales.data());
+        check_finite(e, {scales, rows * blocks});
+        return {reinterpret_cast<const std::int8_t*>(e.bytes.data()), scales, rows, cols, quant_row_bytes<Q>(cols), blocks};
+    }
+
+    // Quantizes rows × cols f32 values into codes and scales the model owns.
+    template <quant_format Q>
+    const_matrix_view<Q> quantize_owned(const float* data, std::size_t rows, std::size_t cols) const {
+        const std::size_t row_bytes = quant_row_bytes<Q>(cols), blocks = quant_row_blocks<Q>(cols);
         aligned_buffer<std::int8_t> codes(rows * row_bytes);
         aligned_buffer<float> scales(rows * blocks);
         for (std::size_t i = 0; i < rows; ++i)
-            quantize_row<weight_type>(tmp.data() + i * cols, cols, codes.data() + i * row_bytes, scales.data() + i * blocks);
+            quantize_row<Q>(data + i * cols, cols, codes.data() + i * row_bytes, scales.data() + i * blocks);
         store_.codes.push_back(std::move(codes));
         store_.f32.push_back(std::move(scales));
-        store_.file.drop_pages(e);
-        const_matrix_view<weight_type> m{store_.codes.back().data(), store_.f32.back().data(), rows, cols, row_bytes, blocks};
-        store_.weight_bytes += m.bytes();
-        store_.matrix_elements += rows * cols;
-        return m;
+        return {store_.codes.back().data(), store_.f32.back().data(), rows, cols, row_bytes, blocks};
     }
 
     const weight_type* packed(const io::tensor_entry& e) const

@@ -36,10 +36,13 @@
 
 namespace rwkv {
 
+// Metadata of a file whose emb.weight is LN(emb; ln0) already (written by rwkv-cli convert).
+inline constexpr const char* ln0_folded_metadata_key = "rwkv.emb_ln0_folded";
+
 // The input and output ends of the network.
-template <class W>
+template <class W, class E = float>
 struct io_weights {
-    const_matrix_view<float> embedding;                 // [V, C]: LN(emb; ln0), always f32 (§1.3)
+    const_matrix_view<E> embedding;                     // [V, C]: LN(emb; ln0) (§1.3), f32 or int8 blocks
     std::span<const float> ln_out_weight, ln_out_bias;  // [C]
     const_matrix_view<W> head;                          // [V, C]; empty for a features-only backbone
 };
@@ -50,6 +53,7 @@ public:
     using backend_type = Backend;
     using precision_type = Precision;
     using weight_type = typename Precision::weight_type;
+    using embedding_type = typename Precision::embedding_type;
     using config_type = Config;
     using workspace_type = Workspace;
 
@@ -62,7 +66,7 @@ public:
     const Backend& backend() const noexcept { return backend_; }
     const std::string& source() const noexcept { return store_.file.display_name(); }
     const state_layout& layout() const noexcept { return *layout_; }
-    const io_weights<weight_type>& io() const noexcept { return io_; }
+    const io_weights<weight_type, embedding_type>& io() const noexcept { return io_; }
 
     // The initial state of the architecture (zeros, except where its spec says otherwise).
     state make_state() const {
@@ -124,6 +128,9 @@ public:
 
     bool has_head() const noexcept { return !io_.head.empty(); }
 
+    // The source file and every matrix as the model keeps it (models/convert.hpp).
+    const weight_storage<weight_type>& weights() const noexcept { return store_; }
+
     // Bytes of weights read per decoded token with logits: every tensor but the embedding table
     // (one row of it is read). The roofline of decode is memory bandwidth ÷ this.
     std::size_t weight_bytes_per_token() const noexcept { return store_.weight_bytes; }
@@ -145,7 +152,7 @@ protected:
     Backend backend_;
     weight_storage<weight_type> store_;
     Config cfg_{};
-    io_weights<weight_type> io_;
+    io_weights<weight_type, embedding_type> io_;
     std::shared_ptr<const state_layout> layout_;
 
     recurrent_model(io::tensor_file file, Backend be, architecture expected)
@@ -169,15 +176,22 @@ protected:
         cfg_.n_layer = count_layers(file);
         const std::size_t C = cfg_.n_embd;
 
-        aligned_buffer<float> emb = ld.to_f32_copy(ld.entry("emb.weight"));
-        ld.file().drop_pages(ld.entry("emb.weight"));
-        const matrix_view<float> e(emb.data(), cfg_.n_vocab, C);
-        ops::layer_norm(backends::reference{}, e, ld.vector("blocks.0.ln0.weight", C), ld.vector("blocks.0.ln0.bias", C),
-                        e);
-        for (float value : emb.span())
-            if (!std::isfinite(value))
-                throw model_error(file.display_name() + ": tensor 'emb.weight' contains NaN or Inf");
-        io_.embedding = const_matrix_view<float>(ld.keep(std::move(emb)).data(), cfg_.n_vocab, C);
+        const auto& emb_entry = ld.entry("emb.weight");
+        const auto folded = file.metadata().find(ln0_folded_metadata_key);
+        if (folded != file.metadata().end() && folded->second == "true") {
+            // rwkv-cli convert stored the table with ln0 already folded in.
+            io_.embedding = ld.template embedding_table<embedding_type>(emb_entry, cfg_.n_vocab, C);
+        } else {
+            aligned_buffer<float> emb = ld.to_f32_copy(emb_entry);
+            ld.file().drop_pages(emb_entry);
+            const matrix_view<float> e(emb.data(), cfg_.n_vocab, C);
+            ops::layer_norm(backends::reference{}, e, ld.vector("blocks.0.ln0.weight", C),
+                            ld.vector("blocks.0.ln0.bias", C), e);
+            for (float value : emb.span())
+                if (!std::isfinite(value))
+                    throw model_error(file.display_name() + ": tensor 'emb.weight' contains NaN or Inf");
+            io_.embedding = ld.template embedding_table<embedding_type>(std::move(emb), cfg_.n_vocab, C);
+        }
         store_.weight_bytes = 0;  // ln0 is folded into the embedding: nothing read per token so far
         io_.ln_out_weight = ld.vector("ln_out.weight", C);
         io_.ln_out_bias = ld.vector("ln_out.bias", C);

@@ -16,8 +16,9 @@ struct embedding_kernel {
 };
 
 // Token ids must already be validated against table.rows (the model boundary does it).
-template <backend Backend>
-void embedding(const Backend& be, const_matrix_view<float> table, std::span<const std::int32_t> tokens,
+// `table` is f32 or block-quantized (core/quant.hpp; rows are dequantized).
+template <backend Backend, class E>
+void embedding(const Backend& be, const_matrix_view<E> table, std::span<const std::int32_t> tokens,
                matrix_view<float> x) {
     assert(tokens.size() == x.rows && table.cols == x.cols);
     embedding_kernel<Backend>::run(be, table, tokens, x);

@@ -17,6 +17,12 @@ struct embedding_kernel<backends::reference> {
             std::copy(src.begin(), src.end(), x.row(t).begin());
         }
     }
+    template <class Q>
+    static void run(const backends::reference&, const_matrix_view<Q> table, std::span<const std::int32_t> tokens,
+                    matrix_view<float> x) {
+        for (std::size_t t = 0; t < tokens.size(); ++t)
+            for (std::size_t j = 0; j < table.cols; ++j) x(t, j) = table(static_cast<std::size_t>(tokens[t]), j);
+    }
 };
 
 template <>
