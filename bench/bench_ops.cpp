@@ -9,12 +9,17 @@
 //                                              T = 1 is a matvec (decode): bytes/s = weight bytes
 //                                              read per second, what bounds decoding. T = 16, 64 is
 //                                              a small-batch matmul (prefill): FLOP/s counter.
-//   gemm_int8|gemm_int4/<isa>/...               the kernel table's block-quantized products, called
-//                                              directly (no backend uses them yet): bytes/s counts
+//   gemm_int8|gemm_int4/<isa>/...               the kernel table's block-quantized products (what
+//                                              ops::linear runs for int8/int4 weights; x is quantized
+//                                              to int8 blocks inside), called directly: bytes/s counts
 //                                              codes + scales.
 //   project/<backend>/f32/...                   x·M, the LoRA products (C → 64 ... 128).
-//   wkv7|wkv6/<backend>/T:<T>                   the matrix-state scans, 12 heads of 64; items/s =
-//                                              tokens/s.
+//   wkv7|wkv6/<backend>/T:<T>                   the matrix-state scans, 12 heads of 64, as the
+//                                              backend runs them (cpu: the automatic choice); items/s
+//                                              = tokens/s.
+//   wkv7_sequential|wkv7_chunked|wkv6_.../cpu/<isa>/T:<T>
+//                                              the same with the cpu backend's WKV form forced: the
+//                                              measurements behind its automatic rule.
 //   layer_norm, group_norm, sample              unchanged light ops (cpu reuses the reference ones).
 #include <benchmark/benchmark.h>
 
@@ -214,9 +219,21 @@ struct scan_inputs {
     rwkv::matrix_view<float> out() { return {y.data(), T, C}; }
 };
 
-void bm_wkv7(benchmark::State& s, const backend_variant& var, std::size_t T) {
+// The cpu backend's WKV form, forced (nullopt: as the backend chooses).
+using wkv_form = std::optional<rwkv::backends::wkv_variant>;
+
+template <class Body>
+void with_wkv_backend(benchmark::State& s, const backend_variant& var, wkv_form form, Body&& body) {
+    if (!var.isa) return with_backend(s, var, body);
+    auto be = make_cpu(s, *var.isa);
+    if (!be) return;
+    if (form) be->set_wkv_scan(*form);
+    body(*be);
+}
+
+void bm_wkv7(benchmark::State& s, const backend_variant& var, std::size_t T, wkv_form form) {
     scan_inputs in(T);
-    with_backend(s, var, [&](const auto& be) {
+    with_wkv_backend(s, var, form, [&](const auto& be) {
         for (auto _ : s) {
             rwkv::ops::wkv7<N>(be, in.st(), in.in(in.r), in.in(in.w), in.in(in.k), in.in(in.v), in.in(in.a), in.in(in.b),
                                in.out());
@@ -227,9 +244,9 @@ void bm_wkv7(benchmark::State& s, const backend_variant& var, std::size_t T) {
     });
 }
 
-void bm_wkv6(benchmark::State& s, const backend_variant& var, std::size_t T) {
+void bm_wkv6(benchmark::State& s, const backend_variant& var, std::size_t T, wkv_form form) {
     scan_inputs in(T);
-    with_backend(s, var, [&](const auto& be) {
+    with_wkv_backend(s, var, form, [&](const auto& be) {
         for (auto _ : s) {
             rwkv::ops::wkv6<N>(be, in.st(), in.in(in.r), in.in(in.w), in.in(in.k), in.in(in.v), in.u, in.out());
             benchmark::DoNotOptimize(in.y.data());
@@ -324,14 +341,21 @@ void register_all() {
             })->Unit(benchmark::kMicrosecond);
         }
     }
+    const std::pair<std::string, wkv_form> forms[] = {{"", std::nullopt},
+                                                       {"_sequential", rwkv::backends::wkv_variant::sequential},
+                                                       {"_chunked", rwkv::backends::wkv_variant::chunked}};
     for (const auto& v : variants())
-        for (std::size_t T : {std::size_t{1}, std::size_t{64}}) {
-            benchmark::RegisterBenchmark(("wkv7/" + v.name + "/T:" + std::to_string(T)).c_str(),
-                                         [v, T](benchmark::State& s) { bm_wkv7(s, v, T); })
-                ->Unit(benchmark::kMicrosecond);
-            benchmark::RegisterBenchmark(("wkv6/" + v.name + "/T:" + std::to_string(T)).c_str(),
-                                         [v, T](benchmark::State& s) { bm_wkv6(s, v, T); })
-                ->Unit(benchmark::kMicrosecond);
+        for (const auto& [suffix, form] : forms) {
+            if (form && !v.isa) continue;  // the reference backend has one form
+            for (std::size_t T : {std::size_t{1}, std::size_t{4}, std::size_t{16}, std::size_t{64}, std::size_t{512}}) {
+                const std::string tail = "/" + v.name + "/T:" + std::to_string(T);
+                benchmark::RegisterBenchmark(("wkv7" + suffix + tail).c_str(),
+                                             [v, T, f = form](benchmark::State& s) { bm_wkv7(s, v, T, f); })
+                    ->Unit(benchmark::kMicrosecond);
+                benchmark::RegisterBenchmark(("wkv6" + suffix + tail).c_str(),
+                                             [v, T, f = form](benchmark::State& s) { bm_wkv6(s, v, T, f); })
+                    ->Unit(benchmark::kMicrosecond);
+            }
         }
     for (std::size_t T : {std::size_t{1}, std::size_t{64}}) {
         benchmark::RegisterBenchmark(("layer_norm/T:" + std::to_string(T)).c_str(),

@@ -145,7 +145,7 @@ TEST_CASE("the cpu backend matches the reference backend in f16", "[cpu]") {
 TEST_CASE("cpu backend results are bitwise identical for any thread count", "[cpu][determinism]") {
     for (const auto& g : golden_cases()) {
         const auto tokens = tokens_of(g);
-        for (const char* precision : {"f32", "bf16"}) {
+        for (const char* precision : {"f32", "bf16", "int8", "int4"}) {
             const auto one = run(open_cpu(g.dir / (g.prefix + ".pth"), precision, "", 1), tokens, 16);
             for (std::size_t threads : {2, 3, 4}) {
                 const auto many = run(open_cpu(g.dir / (g.prefix + ".pth"), precision, "", threads), tokens, 16);

@@ -9,12 +9,21 @@
 //
 // The pool belongs to the backend object, so to the model that holds it; copies of the backend
 // share it. The host chooses the thread count: backends::cpu{4}.
+//
+// The WKV scans (RWKV-5/6, RWKV-7) come in two forms with the same results up to rounding: the
+// sequential scan and the chunked form (backends/cpu/wkv_chunked.hpp). set_wkv_scan picks one
+// or leaves the choice per call to the measured rule (cpu_detail::chunked_wkv_is_faster); the
+// environment variable RWKV_CPU_WKV=automatic|sequential|chunked sets the default, for benchmarks and
+// for running a whole test suite on either form.
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <type_traits>
 #include <utility>
@@ -23,6 +32,7 @@
 #include "rwkv/backends/reference.hpp"
 #include "rwkv/core/backend.hpp"
 #include "rwkv/core/dtype.hpp"
+#include "rwkv/core/error.hpp"
 #include "rwkv/core/quant.hpp"
 #include "rwkv/core/thread_pool.hpp"
 #include "rwkv/ops/linear.hpp"
@@ -30,6 +40,25 @@
 #include "rwkv/ops/wkv7.hpp"
 
 namespace rwkv::backends {
+
+// Which form of the WKV scans runs: per call the faster for its shape, or always one of them.
+enum class wkv_variant { automatic, sequential, chunked };
+inline constexpr std::array<std::string_view, 3> wkv_variant_names{"automatic", "sequential", "chunked"};
+
+inline wkv_variant parse_wkv_variant(std::string_view s) {
+    for (std::size_t i = 0; i < wkv_variant_names.size(); ++i)
+        if (wkv_variant_names[i] == s) return static_cast<wkv_variant>(i);
+    throw invalid_argument("unknown WKV variant '" + std::string(s) + "' (expected automatic, sequential, chunked)");
+}
+
+// RWKV_CPU_WKV, read once; automatic when unset.
+inline wkv_variant default_wkv_variant() {
+    static const wkv_variant v = [] {
+        const char* env = std::getenv("RWKV_CPU_WKV");
+        return env && *env ? parse_wkv_variant(env) : wkv_variant::automatic;
+    }();
+    return v;
+}
 
 // Derives from `reference` so that light ops may reuse its kernels (a cpu converts to reference&).
 struct cpu : reference {
@@ -43,6 +72,10 @@ struct cpu : reference {
     std::size_t threads() const noexcept { return pool_->size(); }
     const rwkv::cpu::kernel_table& kernels() const noexcept { return *kernels_; }
     std::string_view instruction_set() const noexcept { return rwkv::cpu::isa_names[static_cast<int>(kernels_->id)]; }
+
+    // The form of the WKV scans; a copy of the backend (the one a model holds) keeps it.
+    void set_wkv_scan(wkv_variant v) noexcept { wkv_ = v; }
+    wkv_variant wkv_scan() const noexcept { return wkv_; }
 
     // Splits [0, n) into at most threads() contiguous ranges whose boundaries are multiples of
     // `align`, none smaller than `min_items` (small problems stay on the calling thread), and
@@ -65,6 +98,7 @@ struct cpu : reference {
 private:
     std::shared_ptr<thread_pool> pool_;
     const rwkv::cpu::kernel_table* kernels_;
+    wkv_variant wkv_ = default_wkv_variant();
 };
 
 }  // namespace rwkv::backends
@@ -174,6 +208,34 @@ std::size_t min_heads(std::size_t T) noexcept {
     return std::max<std::size_t>(1, 8192 / (N * N * std::max<std::size_t>(1, T)));
 }
 
+// The automatic rule: whether the chunked scan beats the sequential one for a call of T tokens.
+// Measured per instruction set on an AMD Zen 5, the kernels alone (as bench/bench_ops.cpp's
+// wkv*_sequential and wkv*_chunked run them), 768 channels in heads of 32, 64 and 128, T = 1 … 512;
+// speed-ups of the chunked form (ranges over the head sizes):
+//   AVX-512, AVX2: RWKV-5/6 ×1.0–1.4 at T = 2 and ×1.8–3.5 from T = 16; RWKV-7 ×1.1–1.5 at T = 4
+//                  and ×1.1–3 from T = 16, mostly slower below; decoding (T = 1) ×0.6–1.05.
+//   SSE2: RWKV-5/6 ×1.05–1.3 from T = 8; RWKV-7 ×0.8–1.0 below N = 128 (×1.1 at 128): sequential.
+//   portable: RWKV-5/6 ×1.6 at T = 1 and ×2.2–2.7 beyond (the plain-loop scan is slow); RWKV-7
+//             ×0.5–1.05: sequential.
+// The head size moves the crossovers by a token or two, so it is not an input.
+inline bool chunked_wkv_is_faster(rwkv::cpu::isa isa, bool rwkv7, std::size_t T) noexcept {
+    switch (isa) {
+        case rwkv::cpu::isa::avx512:
+        case rwkv::cpu::isa::avx2: return T >= (rwkv7 ? 4 : 2);
+        case rwkv::cpu::isa::sse2: return !rwkv7 && T >= 8;
+        case rwkv::cpu::isa::portable: return !rwkv7;
+    }
+    return false;
+}
+
+// The scan a call of T tokens runs.
+inline auto wkv_scan_fn(const backends::cpu& be, bool rwkv7, std::size_t T) {
+    const auto& k = be.kernels();
+    bool chunked = be.wkv_scan() == backends::wkv_variant::chunked;
+    if (be.wkv_scan() == backends::wkv_variant::automatic) chunked = chunked_wkv_is_faster(k.id, rwkv7, T);
+    return rwkv7 ? (chunked ? k.wkv7_chunked : k.wkv7_head) : (chunked ? k.wkv6_chunked : k.wkv6_head);
+}
+
 }  // namespace cpu_detail
 
 // The WKV scans: heads are independent, so they are spread over the threads.
@@ -182,7 +244,7 @@ struct wkv7_kernel<backends::cpu, N> {
     static void run(const backends::cpu& be, tensor3_view<float> state, const_matrix_view<float> r,
                     const_matrix_view<float> w, const_matrix_view<float> k, const_matrix_view<float> v,
                     const_matrix_view<float> a, const_matrix_view<float> b, matrix_view<float> y) {
-        const auto scan = be.kernels().wkv7_head;
+        const auto scan = cpu_detail::wkv_scan_fn(be, true, r.rows);
         be.parallel_ranges(state.d0, 1, cpu_detail::min_heads<N>(r.rows), [&](std::size_t h0, std::size_t h1) {
             for (std::size_t h = h0; h < h1; ++h) {
                 auto p = cpu_detail::head_args<N>(state, h, r, w, k, v, y);
@@ -199,7 +261,7 @@ struct wkv6_kernel<backends::cpu, N> {
     static void run(const backends::cpu& be, tensor3_view<float> state, const_matrix_view<float> r,
                     const_matrix_view<float> w, const_matrix_view<float> k, const_matrix_view<float> v,
                     std::span<const float> u, matrix_view<float> y) {
-        const auto scan = be.kernels().wkv6_head;
+        const auto scan = cpu_detail::wkv_scan_fn(be, false, r.rows);
         be.parallel_ranges(state.d0, 1, cpu_detail::min_heads<N>(r.rows), [&](std::size_t h0, std::size_t h1) {
             for (std::size_t h = h0; h < h1; ++h) {
                 auto p = cpu_detail::head_args<N>(state, h, r, w, k, v, y);
@@ -211,8 +273,50 @@ struct wkv6_kernel<backends::cpu, N> {
 };
 
 // Light ops: the reference kernels (they take the cpu backend as its `reference` base).
-template <> struct map_kernel<backends::cpu> : map_kernel<backends::reference> {};
-template <> struct norm_kernel<backends::cpu> : norm_kernel<backends::reference> {};
+// Element-wise maps and row norms: the reference arithmetic, rows spread over the threads (each
+// row computed as the reference computes it, so any split gives the same bits).
+namespace cpu_detail {
+inline constexpr std::size_t min_elements_per_thread = 1 << 14;
+template <class Fn>
+void split_rows(const backends::cpu& be, std::size_t rows, std::size_t cols, Fn&& fn) {
+    be.parallel_ranges(rows, 1, std::max<std::size_t>(1, min_elements_per_thread / std::max<std::size_t>(1, cols)),
+                       std::forward<Fn>(fn));
+}
+}  // namespace cpu_detail
+
+template <>
+struct map_kernel<backends::cpu> {
+    template <class Fn, class... In>
+    static void run(const backends::cpu& be, matrix_view<float> out, Fn& fn, const In&... in) {
+        cpu_detail::split_rows(be, out.rows, out.cols, [&](std::size_t t0, std::size_t t1) {
+            for (std::size_t t = t0; t < t1; ++t) {
+                float* row = out.data + t * out.stride;
+                for (std::size_t c = 0; c < out.cols; ++c) row[c] = fn(element(in, t, c)...);
+            }
+        });
+    }
+};
+
+template <>
+struct norm_kernel<backends::cpu> {
+    using ref = norm_kernel<backends::reference>;
+    static void group_norm(const backends::cpu& be, const_matrix_view<float> x, std::span<const float> weight,
+                           std::span<const float> bias, std::size_t groups, float eps, matrix_view<float> y) {
+        cpu_detail::split_rows(be, x.rows, x.cols, [&](std::size_t t0, std::size_t t1) {
+            ref::group_norm(be, x.rows_slice(t0, t1 - t0), weight, bias, groups, eps, y.rows_slice(t0, t1 - t0));
+        });
+    }
+    static void rms_norm(const backends::cpu& be, const_matrix_view<float> x, matrix_view<float> y, float eps) {
+        cpu_detail::split_rows(be, x.rows, x.cols, [&](std::size_t t0, std::size_t t1) {
+            ref::rms_norm(be, x.rows_slice(t0, t1 - t0), y.rows_slice(t0, t1 - t0), eps);
+        });
+    }
+    static void l2_normalize_groups(const backends::cpu& be, matrix_view<float> x, std::size_t n, float eps) {
+        cpu_detail::split_rows(be, x.rows, x.cols, [&](std::size_t t0, std::size_t t1) {
+            ref::l2_normalize_groups(be, x.rows_slice(t0, t1 - t0), n, eps);
+        });
+    }
+};
 template <> struct embedding_kernel<backends::cpu> : embedding_kernel<backends::reference> {};
 template <> struct token_shift_kernel<backends::cpu> : token_shift_kernel<backends::reference> {};
 template <> struct wkv4_kernel<backends::cpu> : wkv4_kernel<backends::reference> {};

@@ -38,15 +38,17 @@ struct f16 {
 };
 
 // Matrices block-quantized to 8-bit codes with an f32 scale per 32 weights (core/quant.hpp),
-// the (ln0-folded) embedding table too; per-channel vectors, activations and state stay f32.
+// the (ln0-folded) embedding table too; per-channel vectors, activations and state stay f32, except
+// that W·x quantizes x to int8 blocks on the fly for integer block dot products (core/quant.hpp).
 struct int8 {
     using weight_type = int8_block;
     using embedding_type = int8_block;
     static constexpr std::string_view name = "int8";
 };
 
-// Matrices block-quantized to 4-bit codes with an f32 scale per 32 weights; the embedding table,
-// one row of which is read per token, is int8 (it costs file size and memory, not bandwidth).
+// Matrices block-quantized to 4-bit codes with an f32 scale per 32 weights (W·x as for int8); the
+// embedding table, one row of which is read per token, is int8 (it costs file size and memory, not
+// bandwidth).
 struct int4 {
     using weight_type = int4_block;
     using embedding_type = int8_block;

@@ -8,8 +8,14 @@
 //               magnitude on −8 or +7, refitted by least squares (quantize_row)     (0.625 B/weight)
 // Rows are padded with zero codes to whole blocks. `matrix_view<const int8_block>` (and int4) is
 // the quantized counterpart of a `const_matrix_view<W>`: the same rows/cols/rows_slice interface,
-// so every model's weight structs work unchanged; element access dequantizes (the reference
-// backend's loops), while the cpu backend hands the rows to its SIMD kernels.
+// so every model's weight structs work unchanged; element access dequantizes.
+//
+// W·x with a quantized W (ops::linear, both backends) quantizes the activations too, as llama.cpp's
+// Q8_0 does: each row x[t, ·] is cut into blocks of 32 and quantized like an int8 weight row
+// (quantize_row<int8_block>: d = max|x| / 127, codes in [−127, 127], a partial block padded with
+// zero codes), and y[t, o] = Σ_b (s_w[o, b] · d_x[t, b]) · (Σ_{j ∈ b} c_w · c_x), the block sums
+// exact integers (the cpu backend's int8 dot-product kernels: backends/cpu/quant_dot.hpp). x·M
+// (ops::project: the LoRA factors) keeps x in f32 and dequantizes M.
 #pragma once
 
 #include <algorithm>

@@ -17,11 +17,13 @@
 #include <cstdlib>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif
 
+#include "rwkv/backends/cpu/wkv_chunked.hpp"
 #include "rwkv/core/dtype.hpp"
 #include "rwkv/core/quant.hpp"
 #include "rwkv/core/error.hpp"
@@ -53,6 +55,8 @@ struct wkv_head_args {
 // same for any thread count.
 //   gemm_*:    Y[t, o] = Σ_k W[o, k] · X[t, k]       for o ∈ [o0, o1), t ∈ [0, T)   (W: [out, K])
 //   project_*: Y[t, o] = Σ_i X[t, i] · M[i, o]       for o ∈ [o0, o1), t ∈ [0, T)   (M: [K, out])
+//   gemm_int8/gemm_int4 first quantize each row of X to int8 blocks: integer block dot products
+//   (core/quant.hpp; the SIMD forms are in quant_dot.hpp). project_int* keep X in f32.
 struct kernel_table {
     isa id = isa::portable;
     void (*gemm_f32)(const float* w, std::size_t ldw, const float* x, std::size_t ldx, float* y, std::size_t ldy,
@@ -79,6 +83,10 @@ struct kernel_table {
     // RWKV-7 (ops/wkv7.hpp: S[value][key], the delta rule) and RWKV-5/6 (ops/wkv6.hpp: S[key][value]).
     void (*wkv7_head)(const wkv_head_args&) = nullptr;
     void (*wkv6_head)(const wkv_head_args&) = nullptr;
+    // The same scans in chunked form (wkv_chunked.hpp): the same results up to rounding; which is
+    // the faster depends on T and the ISA (cpu_detail::chunked_wkv_is_faster in backends/cpu.hpp).
+    void (*wkv7_chunked)(const wkv_head_args&) = nullptr;
+    void (*wkv6_chunked)(const wkv_head_args&) = nullptr;
     // Machine limits for `rwkv-cli bench`: FMAs from registers for `iterations` rounds (returns the
     // flops done), and a read of `bytes` bytes (returns a checksum so the loads are not elided).
     double (*fma_loop)(std::size_t iterations) = nullptr;
@@ -115,22 +123,45 @@ void project(const float* x, std::size_t ldx, const W* m, std::size_t ldm, float
     }
 }
 
+// gemm_int8 / gemm_int4 (core/quant.hpp has the semantics): each row of X is quantized to int8 blocks
+// like a weight row, then y = Σ_b (s_w · d_x) · (exact integer block sum). Codes of one token live on
+// the stack up to K = 8192, beyond in a per-thread buffer that only grows (no allocation per token).
 template <std::size_t Bits>
 void gemm_quant(const quant_rows& w, const float* x, std::size_t ldx, float* y, std::size_t ldy, std::size_t T,
                 std::size_t o0, std::size_t o1, std::size_t K) {
-    constexpr std::size_t B = quant_block;
-    for (std::size_t t = 0; t < T; ++t)
+    constexpr std::size_t B = quant_block, stack_blocks = 256;
+    const std::size_t nb = quant_row_blocks<int8_block>(K);
+    std::int8_t stack_codes[stack_blocks * B];
+    float stack_scales[stack_blocks];
+    std::int8_t* xc = stack_codes;
+    float* dx = stack_scales;
+    if (nb > stack_blocks) {
+        thread_local std::vector<std::int8_t> heap_codes;
+        thread_local std::vector<float> heap_scales;
+        if (heap_codes.size() < nb * B) heap_codes.resize(nb * B), heap_scales.resize(nb);
+        xc = heap_codes.data(), dx = heap_scales.data();
+    }
+    for (std::size_t t = 0; t < T; ++t) {
+        quantize_row<int8_block>(x + t * ldx, K, xc, dx);
         for (std::size_t o = o0; o < o1; ++o) {
             const std::int8_t* row = w.codes + o * w.code_stride;
             const float* s = w.scales + o * w.scale_stride;
             float acc = 0.0f;
-            for (std::size_t b = 0; b * B < K; ++b) {
-                float part = 0.0f;
-                for (std::size_t k = b * B; k < std::min(K, b * B + B); ++k) part += quant_code<Bits>(row, k) * x[t * ldx + k];
-                acc += part * s[b];
+            for (std::size_t b = 0; b < nb; ++b) {
+                std::int32_t isum = 0;
+                const std::int8_t* xb = xc + b * B;
+                if constexpr (Bits == 8) {
+                    for (std::size_t j = 0; j < B; ++j) isum += row[b * B + j] * xb[j];
+                } else {  // the layout of core/quant.hpp: byte j holds weights j (low) and j + 16 (high), + 8
+                    const auto* blk = reinterpret_cast<const std::uint8_t*>(row) + b * (B / 2);
+                    for (std::size_t j = 0; j < B / 2; ++j)
+                        isum += ((blk[j] & 15) - 8) * xb[j] + ((blk[j] >> 4) - 8) * xb[j + B / 2];
+                }
+                acc += (s[b] * dx[b]) * static_cast<float>(isum);
             }
             y[t * ldy + o] = acc;
         }
+    }
 }
 
 template <std::size_t Bits>
@@ -184,6 +215,15 @@ inline void wkv6_head(const wkv_head_args& p) {
     }
 }
 
+// The chunked scans (wkv_chunked.hpp), in chunks of 8 tokens (measured faster than 16 here).
+inline constexpr std::size_t wkv_chunk = 8;
+inline void wkv7_chunked(const wkv_head_args& p) {
+    chunked::wkv7_head<chunked::scalar_lanes, wkv_chunk>(p, wkv7_head);
+}
+inline void wkv6_chunked(const wkv_head_args& p) {
+    chunked::wkv6_head<chunked::scalar_lanes, wkv_chunk>(p, wkv6_head);
+}
+
 inline double fma_loop(std::size_t iterations) {
     float a = 1.0f, b = 0.999999f, c = 1e-7f;
     for (std::size_t i = 0; i < iterations; ++i) a = a * b + c;
@@ -212,6 +252,8 @@ inline const kernel_table& table() {
                                 project_quant<4>,
                                 wkv7_head,
                                 wkv6_head,
+                                wkv7_chunked,
+                                wkv6_chunked,
                                 fma_loop,
                                 read_stream,
                                 1};

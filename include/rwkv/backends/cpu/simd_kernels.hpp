@@ -21,6 +21,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "rwkv/backends/cpu/kernel_table.hpp"
+#include "rwkv/backends/cpu/quant_dot.hpp"
 
 namespace rwkv::cpu::RWKV_CPU_ISA_NAMESPACE {
 
@@ -150,85 +151,22 @@ inline void gemm_rows(const W* w, std::size_t ldw, const float* x, std::size_t l
 template <class Tag, class W>
 void gemm(const W* w, std::size_t ldw, const float* x, std::size_t ldx, float* y, std::size_t ldy, std::size_t T,
           std::size_t o0, std::size_t o1, std::size_t K) {
-    constexpr std::size_t TT = 4;
+    // Token tiles of 6 (AVX-512: 24 accumulators of 32 registers) or 4, then single tokens. Every
+    // tile computes an output by the same sequence of operations, so the tiling changes no bits.
+    constexpr std::size_t TT = wide_registers ? 6 : 4;
     // Rows in blocks that stay in L1/L2 while every token tile passes over them.
     const std::size_t row_block = std::max<std::size_t>(8, (16384 / std::max<std::size_t>(1, K)) / 8 * 8);
     for (std::size_t ob = o0; ob < o1; ob += row_block) {
         const std::size_t oe = std::min(o1, ob + row_block);
         std::size_t t = 0;
         for (; t + TT <= T; t += TT) gemm_rows<Tag, TT>(w, ldw, x + t * ldx, ldx, y + t * ldy, ldy, ob, oe, K);
+        if constexpr (TT > 4)
+            for (; t + 4 <= T; t += 4) gemm_rows<Tag, 4>(w, ldw, x + t * ldx, ldx, y + t * ldy, ldy, ob, oe, K);
         for (; t < T; ++t) gemm_rows<Tag, 1>(w, ldw, x + t * ldx, ldx, y + t * ldy, ldy, ob, oe, K);
     }
 }
 
-// ---- block-quantized gemm ----------------------------------------------------------------------------
-// Per block: a vector partial sum of codes · x, scaled once by the block's scale into the accumulator.
-template <std::size_t Bits, std::size_t R, std::size_t TT>
-inline void gemm_quant_tile(const quant_rows& w, std::size_t o, const float* x, std::size_t ldx, float* y,
-                            std::size_t ldy, std::size_t K) noexcept {
-    constexpr std::size_t B = 32;
-    vfloat acc[R][TT];
-    for (std::size_t r = 0; r < R; ++r)
-        for (std::size_t t = 0; t < TT; ++t) acc[r][t] = vfloat(0.0f);
-    const std::size_t full = K / B;
-    for (std::size_t b = 0; b < full; ++b) {
-        const std::size_t k0 = b * B;
-        vfloat part[R][TT];
-        for (std::size_t r = 0; r < R; ++r)
-            for (std::size_t t = 0; t < TT; ++t) part[r][t] = vfloat(0.0f);
-        for (std::size_t j = 0; j < B; j += L) {
-            vfloat xv[TT];
-            for (std::size_t t = 0; t < TT; ++t) xv[t] = load(x + t * ldx + k0 + j);
-            for (std::size_t r = 0; r < R; ++r) {
-                vfloat wv;
-                if constexpr (Bits == 8) {
-                    wv = load_int8(w.codes + (o + r) * w.code_stride + k0 + j);
-                } else {
-                    const auto* blk = reinterpret_cast<const std::uint8_t*>(w.codes + (o + r) * w.code_stride) + k0 / 2;
-                    wv = load_int4(blk, j % 16, j >= 16);
-                }
-                for (std::size_t t = 0; t < TT; ++t) part[r][t] = xsimd::fma(wv, xv[t], part[r][t]);
-            }
-        }
-        for (std::size_t r = 0; r < R; ++r) {
-            const vfloat s(w.scales[(o + r) * w.scale_stride + b]);
-            for (std::size_t t = 0; t < TT; ++t) acc[r][t] = xsimd::fma(part[r][t], s, acc[r][t]);
-        }
-    }
-    for (std::size_t r = 0; r < R; ++r)
-        for (std::size_t t = 0; t < TT; ++t) {
-            float s = xsimd::hadd(acc[r][t]);
-            if (full * B < K) {  // a last, partial block
-                float part = 0.0f;
-                for (std::size_t k = full * B; k < K; ++k)
-                    part = std::fma(quant_code<Bits>(w.codes + (o + r) * w.code_stride, k), x[t * ldx + k], part);
-                s = std::fma(part, w.scales[(o + r) * w.scale_stride + full], s);
-            }
-            y[t * ldy + r] = s;
-        }
-}
-
-template <std::size_t Bits, std::size_t TT>
-inline void gemm_quant_rows(const quant_rows& w, const float* x, std::size_t ldx, float* y, std::size_t ldy,
-                            std::size_t o0, std::size_t o1, std::size_t K) noexcept {
-    constexpr std::size_t R = TT == 1 ? 4 : 2;
-    std::size_t o = o0;
-    for (; o + R <= o1; o += R) gemm_quant_tile<Bits, R, TT>(w, o, x, ldx, y + o, ldy, K);
-    for (; o < o1; ++o) gemm_quant_tile<Bits, 1, TT>(w, o, x, ldx, y + o, ldy, K);
-}
-
-template <std::size_t Bits>
-void gemm_quant(const quant_rows& w, const float* x, std::size_t ldx, float* y, std::size_t ldy, std::size_t T,
-                std::size_t o0, std::size_t o1, std::size_t K) {
-    constexpr std::size_t TT = 4;
-    const std::size_t row_block = 16;
-    for (std::size_t ob = o0; ob < o1; ob += row_block) {
-        const std::size_t oe = std::min(o1, ob + row_block);
-        std::size_t t = 0;
-        for (; t + TT <= T; t += TT) gemm_quant_rows<Bits, TT>(w, x + t * ldx, ldx, y + t * ldy, ldy, ob, oe, K);
-        for (; t < T; ++t) gemm_quant_rows<Bits, 1>(w, x + t * ldx, ldx, y + t * ldy, ldy, ob, oe, K);
-    }
-}
+// ---- block-quantized gemm: gemm_quant<Bits> (integer dot products) is in quant_dot.hpp ---------------
 
 // ---- project: Y[t, o] = Σ_i X[t, i] M[i, o], vectorised over o ---------------------------------------
 template <class Tag, class W>
@@ -337,6 +275,58 @@ inline void wkv6_head(const wkv_head_args& p) {
     }
 }
 
+// dst = srcᵀ for one 8 × 8 block (row strides lds, ldd).
+#if defined(__AVX2__)
+inline void transpose8x8(const float* src, std::size_t lds, float* dst, std::size_t ldd) noexcept {
+    __m256 r[8], t[8];
+    for (std::size_t i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * lds);
+    for (std::size_t i = 0; i < 8; i += 2) {  // interleave row pairs: 2 × 2 blocks
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (std::size_t i = 0; i < 8; i += 4) {  // 4 × 4 blocks within each 128-bit half
+        r[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (std::size_t i = 0; i < 4; ++i) {  // swap the off-diagonal 4 × 4 blocks
+        _mm256_storeu_ps(dst + i * ldd, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
+        _mm256_storeu_ps(dst + (i + 4) * ldd, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
+    }
+}
+#endif
+
+// The chunked scans (wkv_chunked.hpp) in this ISA's vectors.
+struct simd_lanes {
+    using vec = vfloat;
+    static constexpr std::size_t lanes = L, registers = wide_registers ? 32 : 16;
+    static vec load(const float* p) noexcept { return vfloat::load_unaligned(p); }
+    static void store(float* p, vec v) noexcept { v.store_unaligned(p); }
+    static vec splat(float x) noexcept { return vfloat(x); }
+    static vec fma(vec a, vec b, vec c) noexcept { return xsimd::fma(a, b, c); }
+    static float sum(vec v) noexcept { return xsimd::hadd(v); }
+    // dst = srcᵀ for one L × L block.
+    static void transpose(const float* src, std::size_t lds, float* dst, std::size_t ldd) noexcept {
+#if defined(__AVX2__)
+        for (std::size_t i = 0; i < L; i += 8)
+            for (std::size_t j = 0; j < L; j += 8) transpose8x8(src + i * lds + j, lds, dst + j * ldd + i, ldd);
+#else
+        __m128 r0 = _mm_loadu_ps(src), r1 = _mm_loadu_ps(src + lds), r2 = _mm_loadu_ps(src + 2 * lds),
+               r3 = _mm_loadu_ps(src + 3 * lds);
+        _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+        _mm_storeu_ps(dst, r0), _mm_storeu_ps(dst + ldd, r1), _mm_storeu_ps(dst + 2 * ldd, r2),
+            _mm_storeu_ps(dst + 3 * ldd, r3);
+#endif
+    }
+};
+
+// Tokens per chunk: the fastest measured (bench: wkv7_chunked, wkv6_chunked) of 8, 16, 32 — 16 with
+// 8 or 16 lanes (one or two vectors of scores), 8 with SSE2's 4.
+inline constexpr std::size_t wkv_chunk = L >= 8 ? 16 : 8;
+inline void wkv7_chunked(const wkv_head_args& p) { chunked::wkv7_head<simd_lanes, wkv_chunk>(p, wkv7_head); }
+inline void wkv6_chunked(const wkv_head_args& p) { chunked::wkv6_head<simd_lanes, wkv_chunk>(p, wkv6_head); }
+
 // ---- machine limits -------------------------------------------------------------------------------------
 inline double fma_loop(std::size_t iterations) {
     // 12 independent chains: enough to cover FMA latency × throughput on current cores.
@@ -381,6 +371,8 @@ inline const kernel_table& table() {
                                 project_quant<4>,
                                 wkv7_head,
                                 wkv6_head,
+                                wkv7_chunked,
+                                wkv6_chunked,
                                 fma_loop,
                                 read_stream,
                                 L};
