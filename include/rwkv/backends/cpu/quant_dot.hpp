@@ -534,6 +534,8 @@ struct avx512_vnni_kernel {
 #undef RWKV_QDOT_TILE_BODY
 
 // AVX512_VNNI (CPUID.(EAX=7, ECX=0):ECX bit 11); RWKV_CPU_VNNI=0 turns it off (to test the other path).
+// Asked on the first call rather than when the table is built: table() must stay constant-initialized,
+// since this TU's start-up code runs on every CPU, AVX-512 or not.
 inline bool use_vnni() noexcept {
     static const bool yes = [] {
         if (const char* env = std::getenv("RWKV_CPU_VNNI"); env && env[0] == '0' && env[1] == '\0') return false;
