@@ -11,6 +11,7 @@
 
 #include "rwkv/models/any.hpp"
 #include "rwkv/models/rwkv7.hpp"
+#include "model_runs.hpp"
 #include "test_support.hpp"
 
 using namespace rwkv;
@@ -34,19 +35,6 @@ std::vector<golden_model> golden_models() {
 std::vector<std::int32_t> golden_tokens(const golden_model& g) {
     std::ifstream f(g.dir / (g.prefix + ".tokens.json"));
     return nlohmann::json::parse(f).get<std::vector<std::int32_t>>();
-}
-
-// Logits of every position (prefill 16, then one token per call) and the final state's values.
-std::pair<std::vector<float>, std::vector<float>> run(const any_model& m, std::span<const std::int32_t> tokens) {
-    const std::size_t V = m.summary().n_vocab, prefill = 16;
-    std::vector<float> logits(tokens.size() * V);
-    auto st = m.make_state();
-    auto ws = m.make_workspace(16);
-    m.forward(tokens.first(prefill), st, *ws, std::span(logits).first(prefill * V), logits_mode::all);
-    for (std::size_t t = prefill; t < tokens.size(); ++t)
-        m.forward(tokens.subspan(t, 1), st, *ws, std::span(logits).subspan(t * V, V), logits_mode::last);
-    const auto values = st.values();
-    return {logits, std::vector<float>(values.begin(), values.end())};
 }
 
 // A small .safetensors with one I8 codes tensor, its scales, and the given quantization index.
@@ -82,8 +70,8 @@ TEST_CASE("a converted file loads to bitwise the model converted at load", "[con
             const auto out = tmp.path / (g.prefix + "." + precision + ".safetensors");
             at_load.save_converted(out);
             const auto converted = any_model::open(out, o);
-            const auto [logits_a, state_a] = run(at_load, tokens);
-            const auto [logits_b, state_b] = run(converted, tokens);
+            const auto [logits_a, state_a] = rwkv_test::prefill_then_decode(at_load, tokens);
+            const auto [logits_b, state_b] = rwkv_test::prefill_then_decode(converted, tokens);
             CHECK(logits_a == logits_b);
             CHECK(state_a == state_b);
             CHECK(at_load.summary().weight_bytes_per_token == converted.summary().weight_bytes_per_token);

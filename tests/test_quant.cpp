@@ -14,6 +14,7 @@
 
 #include "rwkv/backends/cpu/kernel_table.hpp"
 #include "rwkv/models/any.hpp"
+#include "model_runs.hpp"
 #include "test_support.hpp"
 
 using namespace rwkv;
@@ -51,15 +52,7 @@ std::vector<float> all_logits(const std::filesystem::path& path, const std::stri
     o.precision = precision;
     o.backend = backend;
     o.threads = 2;
-    const auto m = any_model::open(path, o);
-    const std::size_t V = m.summary().n_vocab;
-    std::vector<float> logits(tokens.size() * V);
-    auto st = m.make_state();
-    auto ws = m.make_workspace(16);
-    m.forward(tokens.first(prefill), st, *ws, std::span(logits).first(prefill * V), logits_mode::all);
-    for (std::size_t t = prefill; t < tokens.size(); ++t)
-        m.forward(tokens.subspan(t, 1), st, *ws, std::span(logits).subspan(t * V, V), logits_mode::last);
-    return logits;
+    return rwkv_test::prefill_then_decode(any_model::open(path, o), tokens, prefill).logits;
 }
 
 }  // namespace
