@@ -103,12 +103,37 @@ TEST_CASE("rwkv-cli bench prints a table without --json", "[cli][bench]") {
     }
 }
 
+TEST_CASE("rwkv-cli bench --batch steps agents together; --decode 0 and --prefill 0 skip", "[cli][bench]") {
+    rwkv_test::temp_dir dir;
+    const auto r = run_bench_cli(bench_args({"--decode", "3", "--prefill", "0", "--batch", "5", "--threads", "1",
+                                             "--json"}),
+                                 dir);
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    const auto j = nlohmann::json::parse(r.out);
+    CHECK(j["batch"] == 5);
+    CHECK(j["state_bytes_per_agent"].get<std::size_t>() > 0);
+    CHECK(j["workspace_bytes"].get<std::size_t>() > 0);
+    CHECK(j["decode_tok_s"].get<double>() > 0);
+    CHECK(j["prefill_tok_s"].is_null());
+    CHECK(j["prefill_roofline_fraction"].is_null());
+    // Summed over the agents, with the roofline fraction defined as for one agent.
+    const double bound = j["bandwidth_gbs"].get<double>() * 1e9 / j["weight_bytes_per_token"].get<double>();
+    CHECK(j["decode_roofline_fraction"].get<double>() == Approx(j["decode_tok_s"].get<double>() / bound).epsilon(1e-9));
+
+    const auto no_decode = run_bench_cli(bench_args({"--decode", "0", "--prefill", "4", "--threads", "1", "--json"}), dir);
+    REQUIRE(no_decode.code == 0);
+    const auto k = nlohmann::json::parse(no_decode.out);
+    CHECK(k["decode_tok_s"].is_null());
+    CHECK(k["prefill_tok_s"].get<double>() > 0);
+}
+
 TEST_CASE("rwkv-cli bench rejects bad arguments with one line", "[cli][bench][errors]") {
     rwkv_test::temp_dir dir;
     const std::vector<std::pair<std::vector<std::string>, int>> cases = {
-        {{"--decode", "0"}, 2},
+        {{"--batch", "0"}, 2},
         {{"--decode", "-3"}, 2},
-        {{"--prefill", "0"}, 2},
+        {{"--batch", "5000"}, 2},
         {{"--prefill", "99999999999"}, 2},
         {{"--decode", "4000000000"}, 2},
         {{"--threads", "0"}, 2},

@@ -3,15 +3,17 @@
 // thread count (docs/contracts.md, "`rwkv-cli init` and `rwkv-cli bench`").
 //
 //   rwkv-cli bench --model FILE [--precision f32|bf16|f16|int8|int4] [--backend cpu|reference] [--threads N]
-//                  [--isa avx512|avx2|sse2|portable] [--decode N] [--prefill N]
+//                  [--isa avx512|avx2|sse2|portable] [--decode N] [--prefill N] [--batch N]
 //                  [--limits-seconds S] [--prefill-seconds S] [--json]
 //
 // What is measured:
 //   decode   one token per forward call, logits of every token (logits_mode::last), after a short
-//            warm-up; --decode tokens (default 64) on one state.
+//            warm-up; --decode tokens (default 64) on one state. With --batch N, N agents (each its
+//            own state, each warmed to a different position) step together through forward_batch
+//            for --decode steps; decode_tok_s is then summed over the agents. --decode 0 skips it.
 //   prefill  one forward call over --prefill tokens (default 512, logits of the last only) through a
 //            workspace of min(N, 128) tokens, so the model chunks it; repeated on fresh states until
-//            --prefill-seconds (default 1) of measurement, best run reported.
+//            --prefill-seconds (default 1) of measurement, best run reported. --prefill 0 skips it.
 //   limits   read bandwidth: each of the N threads streams its own slice of a 512 MiB buffer through
 //            the kernel table's read_stream (best of several passes; GB = 1e9 bytes); fp32 FMA peak:
 //            each thread runs the table's fma_loop (best of 3 passes of about a quarter of
@@ -60,13 +62,14 @@ namespace bench_detail {
 struct bench_args {
     std::string model, precision = "f32", backend = "cpu", isa;
     int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    long long decode = 64, prefill = 512;
+    long long decode = 64, prefill = 512, batch = 1;
     double limits_seconds = 1.0, prefill_seconds = 1.0;
     bool json = false;
 };
 
 inline constexpr long long max_tokens = 1 << 20;
 inline constexpr int max_threads = 1024;
+inline constexpr long long max_batch = 4096;
 inline constexpr std::size_t bandwidth_buffer_bytes = std::size_t{512} << 20;
 
 using bench_clock = std::chrono::steady_clock;
@@ -223,9 +226,12 @@ inline void check_args(const bench_args& a) {
         throw rwkv::invalid_argument("--threads must be between 1 and " + std::to_string(max_threads) + " (got " +
                                      std::to_string(a.threads) + ")");
     for (auto [name, v] : {std::pair{"--decode", a.decode}, {"--prefill", a.prefill}})
-        if (v < 1 || v > max_tokens)
-            throw rwkv::invalid_argument(std::string(name) + " must be between 1 and " + std::to_string(max_tokens) +
+        if (v < 0 || v > max_tokens)
+            throw rwkv::invalid_argument(std::string(name) + " must be between 0 and " + std::to_string(max_tokens) +
                                          " tokens (got " + std::to_string(v) + ")");
+    if (a.batch < 1 || a.batch > max_batch)
+        throw rwkv::invalid_argument("--batch must be between 1 and " + std::to_string(max_batch) + " agents (got " +
+                                     std::to_string(a.batch) + ")");
     if (!(a.limits_seconds > 0 && a.limits_seconds <= 60))
         throw rwkv::invalid_argument("--limits-seconds must be in (0, 60] (got " + std::to_string(a.limits_seconds) + ")");
     if (!(a.prefill_seconds >= 0 && a.prefill_seconds <= 60))
@@ -245,6 +251,7 @@ inline int run_bench(const bench_args& a) {
         a.isa.empty() ? rwkv::cpu::kernels() : rwkv::cpu::kernels_for(rwkv::cpu::parse_isa(a.isa));
     const auto threads = static_cast<std::size_t>(a.threads);
     const auto n_decode = static_cast<std::size_t>(a.decode), n_prefill = static_cast<std::size_t>(a.prefill);
+    const auto batch = static_cast<std::size_t>(a.batch);
 
     rwkv::open_options opt;
     opt.precision = a.precision;
@@ -261,27 +268,45 @@ inline int run_bench(const bench_args& a) {
     const std::size_t V = info.n_vocab;
     std::vector<float> logits(V);
 
-    // ---- decode -------------------------------------------------------------------------------
-    const auto decode_tokens = bench_tokens(n_decode, V, 1);
-    const auto warm_tokens = bench_tokens(std::min<std::size_t>(n_decode, 4), V, 2);
+    // ---- decode ----------------------------------------------------------------------------------
+    // `batch` agents, agent g warmed with g % 4 + 1 tokens (so they sit at different positions),
+    // then n_decode steps; one agent steps through forward(), several through forward_batch().
+    const std::size_t state_bytes = model.make_state().values().size() * sizeof(float);
+    std::size_t workspace_bytes = 0;
     double decode_s = 0;
-    {
-        auto st = model.make_state();
-        auto ws = model.make_workspace(1);
-        for (const auto& t : warm_tokens) model.forward(std::span(&t, 1), st, *ws, logits, rwkv::logits_mode::last);
-        std::fprintf(stderr, "bench: decode %zu tokens\n", n_decode);
+    if (n_decode > 0) {
+        std::vector<rwkv::state> agents;
+        std::vector<rwkv::state*> agent_ptrs;
+        agents.reserve(batch);
+        for (std::size_t g = 0; g < batch; ++g) agents.push_back(model.make_state());
+        for (auto& st : agents) agent_ptrs.push_back(&st);
+        auto ws = model.make_workspace(batch);
+        workspace_bytes = ws->bytes();
+        std::vector<float> batch_logits(batch * V);
+        auto warm = model.make_workspace(4);
+        for (std::size_t g = 0; g < batch; ++g) {
+            const auto w = bench_tokens(g % 4 + 1, V, 2 + g);
+            model.forward(w, agents[g], *warm, logits, rwkv::logits_mode::last);
+        }
+        const auto decode_tokens = bench_tokens(n_decode * batch, V, 1);
+        std::fprintf(stderr, "bench: decode %zu tokens%s\n", n_decode,
+                     batch > 1 ? (" for each of " + std::to_string(batch) + " agents").c_str() : "");
         const auto t0 = bench_clock::now();
-        for (const auto& t : decode_tokens) model.forward(std::span(&t, 1), st, *ws, logits, rwkv::logits_mode::last);
+        for (std::size_t step = 0; step < n_decode; ++step) {
+            const auto tokens = std::span(decode_tokens).subspan(step * batch, batch);
+            if (batch == 1) model.forward(tokens, agents[0], *ws, logits, rwkv::logits_mode::last);
+            else model.forward_batch(tokens, {}, agent_ptrs, *ws, batch_logits, rwkv::logits_mode::last);
+        }
         decode_s = seconds_since(t0);
     }
-    const double decode_tok_s = static_cast<double>(n_decode) / decode_s;
+    const double decode_tok_s = static_cast<double>(n_decode * batch) / decode_s;
 
     // ---- prefill ------------------------------------------------------------------------------
     const auto prefill_tokens = bench_tokens(n_prefill, V, 3);
-    const std::size_t capacity = std::min<std::size_t>(n_prefill, 128);
+    const std::size_t capacity = std::clamp<std::size_t>(n_prefill, 1, 128);
     double prefill_best = 1e300, prefill_spent = 0;
     std::size_t prefill_runs = 0;
-    {
+    if (n_prefill > 0) {
         auto st = model.make_state();
         auto ws = model.make_workspace(capacity);
         std::fprintf(stderr, "bench: prefill %zu tokens (chunks of %zu)\n", n_prefill, capacity);
@@ -311,6 +336,8 @@ inline int run_bench(const bench_args& a) {
     const double prefill_flops_per_token = 2.0 * static_cast<double>(body_matrix_elements);
     const double prefill_bound = prefill_flops_per_token > 0 ? lim.fma_flops_per_s / prefill_flops_per_token : 0;
 
+    // A measurement that was skipped (--decode 0, --prefill 0) is null.
+    const auto or_null = [](bool measured, double v) { return measured ? nlohmann::json(v) : nlohmann::json(); };
     nlohmann::json j = {
         {"model", a.model},
         {"arch", std::string(rwkv::architecture_name(info.arch))},
@@ -320,14 +347,17 @@ inline int run_bench(const bench_args& a) {
         {"threads", threads},
         {"precision", info.precision},
         {"backend", info.backend},
+        {"batch", batch},
+        {"state_bytes_per_agent", state_bytes},
+        {"workspace_bytes", workspace_bytes},
         {"decode_tokens", n_decode},
-        {"decode_seconds", decode_s},
-        {"decode_tok_s", decode_tok_s},
+        {"decode_seconds", or_null(n_decode > 0, decode_s)},
+        {"decode_tok_s", or_null(n_decode > 0, decode_tok_s)},
         {"prefill_tokens", n_prefill},
         {"prefill_chunk", capacity},
         {"prefill_runs", prefill_runs},
-        {"prefill_seconds", prefill_best},
-        {"prefill_tok_s", prefill_tok_s},
+        {"prefill_seconds", or_null(n_prefill > 0, prefill_best)},
+        {"prefill_tok_s", or_null(n_prefill > 0, prefill_tok_s)},
         {"weight_bytes_per_token", info.weight_bytes_per_token},
         {"matrix_elements", info.matrix_elements},
         {"head_elements", info.head_elements},
@@ -336,9 +366,9 @@ inline int run_bench(const bench_args& a) {
         {"bandwidth_buffer_bytes", bandwidth_buffer_bytes},
         {"fma_peak_gflops", lim.fma_flops_per_s / 1e9},
         {"decode_roofline_tok_s", decode_bound},
-        {"decode_roofline_fraction", decode_tok_s / decode_bound},
+        {"decode_roofline_fraction", or_null(n_decode > 0, decode_tok_s / decode_bound)},
         {"prefill_roofline_tok_s", prefill_bound},
-        {"prefill_roofline_fraction", prefill_bound > 0 ? prefill_tok_s / prefill_bound : 0.0},
+        {"prefill_roofline_fraction", or_null(n_prefill > 0, prefill_bound > 0 ? prefill_tok_s / prefill_bound : 0.0)},
         {"peak_rss_bytes", rss},
         {"rss_bytes", rss_now},
     };
@@ -354,11 +384,18 @@ inline int run_bench(const bench_args& a) {
             {"model", a.model + " (" + j["arch"].get<std::string>() + ", C " + std::to_string(info.n_embd) + ", L " +
                           std::to_string(info.n_layer) + ", V " + std::to_string(info.n_vocab) + ")"},
             {"backend", info.backend + ", " + info.precision + ", " + std::to_string(threads) + " threads"},
-            {"decode", num(decode_tok_s, 2) + " tok/s (" + std::to_string(n_decode) + " tokens; roofline " +
-                           num(decode_bound, 2) + " tok/s = " + num(100 * decode_tok_s / decode_bound, 1) + "%)"},
-            {"prefill", num(prefill_tok_s, 2) + " tok/s (" + std::to_string(n_prefill) + " tokens, best of " +
-                            std::to_string(prefill_runs) + "; roofline " + num(prefill_bound, 2) + " tok/s = " +
-                            num(prefill_bound > 0 ? 100 * prefill_tok_s / prefill_bound : 0.0, 1) + "%)"},
+            {"decode", n_decode == 0 ? std::string("skipped")
+                       : num(decode_tok_s, 2) + " tok/s (" + std::to_string(n_decode) + " tokens" +
+                             (batch > 1 ? " × " + std::to_string(batch) + " agents, summed" : std::string()) +
+                             "; roofline " + num(decode_bound, 2) + " tok/s = " +
+                             num(100 * decode_tok_s / decode_bound, 1) + "%)"},
+            {"prefill", n_prefill == 0 ? std::string("skipped")
+                        : num(prefill_tok_s, 2) + " tok/s (" + std::to_string(n_prefill) + " tokens, best of " +
+                              std::to_string(prefill_runs) + "; roofline " + num(prefill_bound, 2) + " tok/s = " +
+                              num(prefill_bound > 0 ? 100 * prefill_tok_s / prefill_bound : 0.0, 1) + "%)"},
+            {"per agent", num(static_cast<double>(state_bytes) / 1024, 1) + " KiB state + " +
+                              num(static_cast<double>(workspace_bytes) / 1024 / static_cast<double>(batch), 1) +
+                              " KiB of the batch workspace"},
             {"weights/token", num(static_cast<double>(info.weight_bytes_per_token) / 1e6, 2) + " MB"},
             {"bandwidth", num(lim.bandwidth_bytes_per_s / 1e9, 2) + " GB/s (read, " + limits_isa + ")"},
             {"fma peak", num(lim.fma_flops_per_s / 1e9, 2) + " GFLOP/s (fp32, " + limits_isa + ")"},
@@ -381,8 +418,10 @@ inline void add_bench_command(CLI::App& app, std::function<int()>& action) {
         ->capture_default_str();
     bench->add_option("--threads", ba->threads, "Worker threads (model and limit measurements)")->capture_default_str();
     bench->add_option("--isa", ba->isa, "cpu kernels: avx512 | avx2 | sse2 | portable (default: the best this CPU runs)");
-    bench->add_option("--decode", ba->decode, "Tokens decoded one per call")->capture_default_str();
-    bench->add_option("--prefill", ba->prefill, "Tokens in the prefill call")->capture_default_str();
+    bench->add_option("--decode", ba->decode, "Tokens decoded one per call (0: skip)")->capture_default_str();
+    bench->add_option("--prefill", ba->prefill, "Tokens in the prefill call (0: skip)")->capture_default_str();
+    bench->add_option("--batch", ba->batch, "Agents stepped together per decode call (forward_batch)")
+        ->capture_default_str();
     bench->add_option("--limits-seconds", ba->limits_seconds,
                       "About how long each machine-limit measurement (bandwidth, FMA) takes; 0.1 for a quick run")
         ->capture_default_str();

@@ -90,6 +90,8 @@ int run_info(const std::string& path, bool json) {
         bytes += t.bytes.size();
     }
     const std::size_t state_floats = model.make_state().values().size();
+    // A batched decode step's workspace holds one row of activations per agent.
+    const std::size_t workspace_per_agent = model.make_workspace(64)->bytes() / 64;
     nlohmann::json j = {{"file", path},
                         {"format", std::string(file.format())},
                         {"architecture", std::string(rwkv::architecture_name(arch))},
@@ -103,12 +105,15 @@ int run_info(const std::string& path, bool json) {
                         {"parameters", params},
                         {"weight_bytes", bytes},
                         {"state_bytes", state_floats * sizeof(float)},
+                        {"workspace_bytes_per_agent", workspace_per_agent},
+                        {"memory_per_agent_bytes", state_floats * sizeof(float) + workspace_per_agent},
                         {"metadata", file.metadata()}};
     if (json) {
         std::cout << j.dump(1) << '\n';
     } else {
         for (const char* k : {"file", "format", "architecture", "n_vocab", "n_embd", "n_layer", "n_head", "head_size",
-                              "dim_ffn", "tensors", "parameters", "weight_bytes", "state_bytes"}) {
+                              "dim_ffn", "tensors", "parameters", "weight_bytes", "state_bytes", "workspace_bytes_per_agent",
+                              "memory_per_agent_bytes"}) {
             const auto& v = j[k];
             std::cout << k << ": " << (v.is_string() ? v.get<std::string>() : v.dump()) << '\n';
         }

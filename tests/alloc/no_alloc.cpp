@@ -66,6 +66,29 @@ long allocations_while_decoding(const Model& model) {
     return allocations.load() - before;
 }
 
+// Steps 16 agents together for 32 steps, then a variable-length batched prefill; returns the heap
+// allocations made meanwhile.
+template <class Model>
+long allocations_while_batch_decoding(const Model& model) {
+    constexpr std::size_t B = 16;
+    std::vector<rwkv::state> agents;
+    std::vector<rwkv::state*> ptrs;
+    for (std::size_t g = 0; g < B; ++g) agents.push_back(model.make_state());
+    for (auto& a : agents) ptrs.push_back(&a);
+    auto ws = model.make_workspace(2 * B);
+    std::vector<float> logits(B * model.cfg().n_vocab);
+    std::vector<std::int32_t> tokens(2 * B);
+    const std::vector<std::size_t> lengths{3, 1, 2, 2, 1, 1, 4, 2, 2, 1, 3, 2, 2, 3, 1, 2};
+    model.forward_batch(std::span(tokens).first(B), {}, ptrs, ws, logits);
+    const long before = allocations.load();
+    for (int step = 0; step < 32; ++step) {
+        for (std::size_t g = 0; g < B; ++g) tokens[g] = static_cast<std::int32_t>((g * 7 + static_cast<std::size_t>(step)) % 200);
+        model.forward_batch(std::span(tokens).first(B), {}, ptrs, ws, logits);
+    }
+    model.forward_batch(tokens, lengths, ptrs, ws, logits);
+    return allocations.load() - before;
+}
+
 int main() {
     const std::string path = std::string(RWKV_TEST_DATA_DIR) + "/v7-c128-l2.safetensors";
     int failed = 0;
@@ -80,6 +103,14 @@ int main() {
         rwkv::rwkv7::model<rwkv::backends::cpu, rwkv::precision::int8>::load(path, rwkv::backends::cpu{2}));
     std::printf("cpu backend, 2 threads, int8: %ld\n", cpu_int8);
     failed += cpu_int8 != 0;
-    std::printf("%d passed, %d failed\n", 3 - failed, failed);
+    const long batch = allocations_while_batch_decoding(
+        rwkv::rwkv7::model<rwkv::backends::cpu, rwkv::precision::int8>::load(path, rwkv::backends::cpu{2}));
+    std::printf("cpu backend, 2 threads, int8, forward_batch of 16 agents (32 steps and a batched prefill): %ld\n",
+                batch);
+    failed += batch != 0;
+    const long batch_ref = allocations_while_batch_decoding(rwkv::rwkv7::model<>::load(path));
+    std::printf("reference backend, forward_batch of 16 agents: %ld\n", batch_ref);
+    failed += batch_ref != 0;
+    std::printf("%d passed, %d failed\n", 5 - failed, failed);
     return failed == 0 ? 0 : 1;
 }

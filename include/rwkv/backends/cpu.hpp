@@ -30,6 +30,7 @@
 
 #include "rwkv/backends/cpu/kernel_table.hpp"
 #include "rwkv/backends/reference.hpp"
+#include "rwkv/core/agent_batch.hpp"
 #include "rwkv/core/backend.hpp"
 #include "rwkv/core/dtype.hpp"
 #include "rwkv/core/error.hpp"
@@ -238,21 +239,49 @@ inline auto wkv_scan_fn(const backends::cpu& be, bool rwkv7, std::size_t T) {
 
 }  // namespace cpu_detail
 
-// The WKV scans: heads are independent, so they are spread over the threads.
+namespace cpu_detail {
+
+// Runs scan_head(state, h, row slice) for every (agent, head) pair of a batch, the pairs spread
+// over the threads. Each agent's scan form follows its own row count, so an agent's bits do not
+// depend on the batch.
+template <std::size_t N, class ScanHead>
+void for_each_agent_head(const backends::cpu& be, const state_slots& state, std::size_t total_rows,
+                         std::size_t channels, bool rwkv7, ScanHead&& scan_head) {
+    const std::size_t H = channels / N, B = state.agents;
+    const std::size_t rows_per_agent = std::max<std::size_t>(1, total_rows / B);
+    be.parallel_ranges(B * H, 1, min_heads<N>(rows_per_agent), [&](std::size_t i0, std::size_t i1) {
+        for (std::size_t i = i0; i < i1; ++i) {
+            const std::size_t g = i / H, h = i % H;
+            const auto [first, n] = state.rows_of(g, total_rows);
+            if (n == 0) continue;
+            scan_head(wkv_scan_fn(be, rwkv7, n), tensor3_view<float>{state.agent(g), H, N, N}, h, first, n);
+        }
+    });
+}
+
+}  // namespace cpu_detail
+
+// The WKV scans: heads (and agents) are independent, so they are spread over the threads.
 template <std::size_t N>
 struct wkv7_kernel<backends::cpu, N> {
     static void run(const backends::cpu& be, tensor3_view<float> state, const_matrix_view<float> r,
                     const_matrix_view<float> w, const_matrix_view<float> k, const_matrix_view<float> v,
                     const_matrix_view<float> a, const_matrix_view<float> b, matrix_view<float> y) {
-        const auto scan = cpu_detail::wkv_scan_fn(be, true, r.rows);
-        be.parallel_ranges(state.d0, 1, cpu_detail::min_heads<N>(r.rows), [&](std::size_t h0, std::size_t h1) {
-            for (std::size_t h = h0; h < h1; ++h) {
-                auto p = cpu_detail::head_args<N>(state, h, r, w, k, v, y);
-                p.a = a.data + h * N, p.b = b.data + h * N;
+        run_agents(be, state_slots::one(std::span<float>(state.data, state.size())), r, w, k, v, a, b, y);
+    }
+
+    static void run_agents(const backends::cpu& be, const state_slots& state, const_matrix_view<float> r,
+                           const_matrix_view<float> w, const_matrix_view<float> k, const_matrix_view<float> v,
+                           const_matrix_view<float> a, const_matrix_view<float> b, matrix_view<float> y) {
+        cpu_detail::for_each_agent_head<N>(
+            be, state, r.rows, r.cols, true,
+            [&](auto scan, tensor3_view<float> S, std::size_t h, std::size_t first, std::size_t n) {
+                auto rows = [first, n](auto m) { return m.rows_slice(first, n); };
+                auto p = cpu_detail::head_args<N>(S, h, rows(r), rows(w), rows(k), rows(v), rows(y));
+                p.a = a.data + first * a.stride + h * N, p.b = b.data + first * b.stride + h * N;
                 p.lda = a.stride, p.ldb = b.stride;
                 scan(p);
-            }
-        });
+            });
     }
 };
 
@@ -261,14 +290,20 @@ struct wkv6_kernel<backends::cpu, N> {
     static void run(const backends::cpu& be, tensor3_view<float> state, const_matrix_view<float> r,
                     const_matrix_view<float> w, const_matrix_view<float> k, const_matrix_view<float> v,
                     std::span<const float> u, matrix_view<float> y) {
-        const auto scan = cpu_detail::wkv_scan_fn(be, false, r.rows);
-        be.parallel_ranges(state.d0, 1, cpu_detail::min_heads<N>(r.rows), [&](std::size_t h0, std::size_t h1) {
-            for (std::size_t h = h0; h < h1; ++h) {
-                auto p = cpu_detail::head_args<N>(state, h, r, w, k, v, y);
+        run_agents(be, state_slots::one(std::span<float>(state.data, state.size())), r, w, k, v, u, y);
+    }
+
+    static void run_agents(const backends::cpu& be, const state_slots& state, const_matrix_view<float> r,
+                           const_matrix_view<float> w, const_matrix_view<float> k, const_matrix_view<float> v,
+                           std::span<const float> u, matrix_view<float> y) {
+        cpu_detail::for_each_agent_head<N>(
+            be, state, r.rows, r.cols, false,
+            [&](auto scan, tensor3_view<float> S, std::size_t h, std::size_t first, std::size_t n) {
+                auto rows = [first, n](auto m) { return m.rows_slice(first, n); };
+                auto p = cpu_detail::head_args<N>(S, h, rows(r), rows(w), rows(k), rows(v), rows(y));
                 p.u = u.data() + h * N;
                 scan(p);
-            }
-        });
+            });
     }
 };
 

@@ -54,6 +54,8 @@ struct model_summary {
 class any_workspace {
 public:
     virtual ~any_workspace() = default;
+    // Bytes of scratch it holds (its activations and per-agent arrays).
+    virtual std::size_t bytes() const noexcept = 0;
 };
 
 class any_model {
@@ -64,6 +66,8 @@ class any_model {
         virtual std::unique_ptr<any_workspace> make_workspace(std::size_t) const = 0;
         virtual void forward(std::span<const std::int32_t>, state&, any_workspace&, std::span<float>,
                              logits_mode) const = 0;
+        virtual void forward_batch(std::span<const std::int32_t>, std::span<const std::size_t>, std::span<state* const>,
+                                   any_workspace&, std::span<float>, logits_mode) const = 0;
         virtual void save_converted(const std::filesystem::path&) const = 0;
     };
 
@@ -72,6 +76,7 @@ class any_model {
         struct workspace_t final : any_workspace {
             decltype(std::declval<const Model&>().make_workspace(1)) ws;
             explicit workspace_t(decltype(ws) w) : ws(std::move(w)) {}
+            std::size_t bytes() const noexcept override { return workspace_bytes(ws); }
         };
         Model m;
         explicit model_t(Model&& model) : m(std::move(model)) {}
@@ -94,6 +99,13 @@ class any_model {
             auto* w = dynamic_cast<workspace_t*>(&ws);
             if (!w) throw invalid_argument("any_model::forward: workspace was made by another model");
             m.forward(tokens, st, w->ws, logits, mode);
+        }
+        void forward_batch(std::span<const std::int32_t> tokens, std::span<const std::size_t> lengths,
+                           std::span<state* const> states, any_workspace& ws, std::span<float> logits,
+                           logits_mode mode) const override {
+            auto* w = dynamic_cast<workspace_t*>(&ws);
+            if (!w) throw invalid_argument("any_model::forward_batch: workspace was made by another model");
+            m.forward_batch(tokens, lengths, states, w->ws, logits, mode);
         }
         void save_converted(const std::filesystem::path& p) const override { rwkv::save_converted(m, p); }
     };
@@ -184,6 +196,13 @@ public:
     void forward(std::span<const std::int32_t> tokens, state& st, any_workspace& ws, std::span<float> logits,
                  logits_mode mode = logits_mode::last) const {
         impl_->forward(tokens, st, ws, logits, mode);
+    }
+    // Many agents in one call (recurrent_model::forward_batch): agent g consumes lengths[g] tokens
+    // (lengths empty: one each); logits row g is its last token's.
+    void forward_batch(std::span<const std::int32_t> tokens, std::span<const std::size_t> lengths,
+                       std::span<state* const> states, any_workspace& ws, std::span<float> logits,
+                       logits_mode mode = logits_mode::last) const {
+        impl_->forward_batch(tokens, lengths, states, ws, logits, mode);
     }
 };
 

@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 
+#include "rwkv/core/agent_batch.hpp"
 #include "rwkv/core/backend.hpp"
 #include "rwkv/core/tensor.hpp"
 #include "rwkv/models/loader.hpp"
@@ -58,7 +59,7 @@ struct channel_mix_scratch {
 
 template <backend Backend, class W>
 void channel_mix_block(const Backend& be, const channel_mix_block_weights<W>& p, lerp_convention lerp,
-                       matrix_view<float> x, std::span<float> x_prev, const channel_mix_scratch& s) {
+                       matrix_view<float> x, const state_slots& x_prev, const channel_mix_scratch& s) {
     using cm = const_matrix_view<float>;
     auto mix = [&](std::span<const float> mu, matrix_view<float> out) {
         if (lerp == lerp_convention::current)

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cassert>
 #include <cmath>
 #include <utility>
 #include <filesystem>
@@ -31,6 +32,7 @@
 #include <nlohmann/json.hpp>
 
 #include "rwkv/io/read_file.hpp"
+#include "rwkv/core/agent_batch.hpp"
 #include "rwkv/core/architecture.hpp"
 #include "rwkv/core/state.hpp"
 #include "rwkv/models/channel_mix_block.hpp"
@@ -184,6 +186,7 @@ inline std::size_t cache_bytes_per_token(const config& c) { return dtype_size(c.
 
 struct workspace {
     std::size_t capacity = 0;
+    agent_scratch agents;  // per-agent arrays of a batched call (forward_batch)
     std::span<const std::int32_t> tokens;  // the current chunk (set by begin_chunk)
     std::size_t gold_first = 0, gold_rows = 0;  // the rows GOLD blocks run on (all, or the last 2·n_g + 1)
     scratch_arena arena;
@@ -200,7 +203,7 @@ struct workspace {
     matrix_view<float> zero_row;     // [1, C]
 
     workspace() = default;
-    workspace(const config& c, std::size_t max_tokens) : capacity(max_tokens) {
+    workspace(const config& c, std::size_t max_tokens) : capacity(max_tokens), agents(max_tokens) {
         if (max_tokens == 0) throw invalid_argument("goldfinch::workspace: capacity must be at least 1 token");
         const std::size_t C = c.n_embd, N = c.max_context, R = c.max_rank();
         arena = scratch_arena(max_tokens * (20 * C + R + c.dim_ffn + c.compressed) + N * (9 * C + R + c.compressed) + C);
@@ -254,7 +257,8 @@ private:
     // When only the last row is read, GOLD blocks run on the last W = 2·n_g + 1 rows only, from zero
     // GOLD shift states: each GOLD block looks one row back twice (query and channel-mix shifts), so
     // the last row and the final shift states are exactly those of a full run (spec §5.2).
-    void begin_chunk(std::span<const std::int32_t> tokens, state& st, workspace& ws, bool all_rows) const {
+    void begin_chunk(std::span<const std::int32_t> tokens, const agent_batch& agents, workspace& ws, bool all_rows) const {
+        state& st = agents[0];
         if (st.cache_size() + tokens.size() > std::min(st.cache_capacity(), cfg_.max_context))
             throw state_error("goldfinch: context of " + std::to_string(st.cache_size() + tokens.size()) +
                               " tokens exceeds the reserved " + std::to_string(std::min(st.cache_capacity(), cfg_.max_context)) +
@@ -275,7 +279,13 @@ private:
         return i < cfg_.n_c2 ? std::pair<std::size_t, std::size_t>{0, T} : std::pair{ws.gold_first, ws.gold_rows};
     }
 
-    void time_mix(std::size_t i, state& st, workspace& ws, std::size_t T) const {
+    // GoldFinch steps one agent per call: its GOLD blocks attend over the agent's own growing cache
+    // (recurrent_model::forward_batch runs a batch agent by agent).
+    static constexpr bool steps_agents_together = false;
+
+    void time_mix(std::size_t i, const agent_batch& agents, workspace& ws, std::size_t T) const {
+        assert(agents.size() == 1);
+        state& st = agents[0];
         if (i < cfg_.n_c2) {
             finch_c2_time_mix(i, st, ws, T);
             return;
@@ -284,10 +294,11 @@ private:
         gold_time_mix(i, st, ws, T);
     }
 
-    void channel_mix(std::size_t i, state& st, workspace& ws, std::size_t T) const {
+    void channel_mix(std::size_t i, const agent_batch& agents, workspace& ws, std::size_t T) const {
+        state& st = agents[0];
         const auto [first, n] = block_rows(i, ws, T);
         auto rows = [first = first, n = n](matrix_view<float> mat) { return mat.rows_slice(first, n); };
-        channel_mix_block(backend_, blocks_[i].cmix, lerp_convention::previous, rows(ws.x), st.entry(ffn_entry_[i]),
+        channel_mix_block(backend_, blocks_[i].cmix, lerp_convention::previous, rows(ws.x), state_slots::one(st.entry(ffn_entry_[i])),
                           {rows(ws.a), rows(ws.prev), rows(ws.xk), rows(ws.xr), rows(ws.ffn_hidden), rows(ws.r),
                            rows(ws.tmp)});
     }
@@ -304,7 +315,7 @@ private:
 
         // ddlerp (RWKV-6's, targets r, k, v, w, v2).
         ops::layer_norm(be, x, blk.ln1_weight, blk.ln1_bias, a);
-        ops::token_shift(be, a, st.entry(att_entry_[i]), prev);
+        ops::token_shift(be, a, state_slots::one(st.entry(att_entry_[i])), prev);
         ops::ddlerp(be, p.ddlerp, cm(a), cm(prev), rows(ws.d), rows(ws.z),
                     matrix_view<float>(ws.hidden.data, T, c2_targets * cfg_.rank_mix), rows(ws.m),
                     {rows(ws.mixed[c2_r]), rows(ws.mixed[c2_k]), rows(ws.mixed[c2_v]), rows(ws.mixed[c2_w]),
@@ -321,8 +332,7 @@ private:
         if (cfg_.use_one_minus_w) ops::map(be, k, [](float kk, float decay) { return kk * (1.0f - decay); }, cm(k), cm(w));
 
         // WKV of RWKV-6 (u = 0 when v2 replaces the bonus); y += v2; LN over all channels; no gate.
-        const auto& e = st.layout().entries[kv_entry_[i]];
-        tensor3_view<float> S{st.values().data() + e.offset, cfg_.n_head, cfg_.head_size, cfg_.head_size};
+        const auto S = state_slots::one(st.entry(kv_entry_[i]));
         ops::with_head_size(cfg_.head_size, [&](auto n) {
             ops::wkv6<decltype(n)::value>(be, S, cm(r), cm(w), cm(k), cm(v), p.u, y);
         });
@@ -403,7 +413,7 @@ private:
         const auto x = rows(ws.x), a = rows(ws.a), aprev = rows(ws.prev), q = rows(ws.r), xq = rows(ws.xk),
                    y = rows(ws.y), out = rows(ws.tmp);
         ops::layer_norm(be, x, blk.ln1_weight, blk.ln1_bias, a);
-        ops::token_shift(be, a, st.entry(att_entry_[i]), aprev);
+        ops::token_shift(be, a, state_slots::one(st.entry(att_entry_[i])), aprev);
         ops::ddlerp(be, p.query_lerp, cm(a), cm(aprev), rows(ws.d), rows(ws.z),
                     matrix_view<float>(ws.hidden.data, Tq, cfg_.rank_q), rows(ws.m), {xq});
         ops::linear(be, p.query, cm(xq), q);

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "rwkv/backends/reference.hpp"
+#include "rwkv/core/agent_batch.hpp"
 #include "rwkv/core/architecture.hpp"
 #include "rwkv/core/backend.hpp"
 #include "rwkv/core/error.hpp"
@@ -126,6 +127,67 @@ public:
         }
     }
 
+    // ---- many agents, one model --------------------------------------------------------------
+    // Steps B agents in one call: agent g (state *states[g], each at its own position) consumes
+    // tokens[g]. Every projection runs once on the [B, C] rows, so the weights stream once per
+    // step for all agents; token shift and WKV run per agent on its own state. logits_mode::last
+    // (or ::all: the same here) writes agent g's logits to row g of [B, V]. An agent's logits and
+    // state are bitwise those of forward() on it alone. B ≤ ws.capacity; states must be distinct.
+    // Allocates nothing.
+    void forward_batch(std::span<const std::int32_t> tokens, std::span<state* const> states, Workspace& ws,
+                       std::span<float> logits, logits_mode mode = logits_mode::last) const {
+        forward_batch(tokens, {}, states, ws, logits, mode);
+    }
+
+    // Variable-length prompts in one batched prefill: agent g consumes the next lengths[g] tokens of
+    // `tokens` (lengths empty: one token each). logits_mode::last writes each agent's last-token
+    // logits as row g of [B, V]; ::all writes every row's logits, [Σ lengths, V] in token order.
+    // Σ lengths ≤ ws.capacity. Bitwise equal to forward() on each agent alone with those tokens in
+    // one call.
+    void forward_batch(std::span<const std::int32_t> tokens, std::span<const std::size_t> lengths,
+                       std::span<state* const> states, Workspace& ws, std::span<float> logits,
+                       logits_mode mode = logits_mode::last) const {
+        const std::size_t B = states.size(), V = cfg_.n_vocab;
+        check_batch_args(tokens, lengths, states, ws, logits, mode);
+        auto length = [&](std::size_t g) { return lengths.empty() ? std::size_t{1} : lengths[g]; };
+
+        if constexpr (!batches_agents()) {
+            for (std::size_t g = 0, row = 0; g < B; row += length(g), ++g) {
+                const auto out = mode == logits_mode::all    ? logits.subspan(row * V, length(g) * V)
+                                 : mode == logits_mode::last ? logits.subspan(g * V, V)
+                                                             : std::span<float>();
+                forward(tokens.subspan(row, length(g)), *states[g], ws, out, mode);
+            }
+        } else {
+            auto& s = ws.agents;
+            s.row_begin[0] = 0;
+            for (std::size_t g = 0; g < B; ++g) {
+                s.states[g] = states[g];
+                s.base[g] = states[g]->values().data();
+                s.row_begin[g + 1] = s.row_begin[g] + length(g);
+            }
+            const std::size_t rows = s.row_begin[B];
+            run_rows(tokens, agent_batch(s.states.data(), s.base.data(), s.row_begin.data(), B), ws,
+                     mode == logits_mode::all);
+            if (mode == logits_mode::none) return;
+
+            // logits = head · LN(x; ln_out) for every row, or for each agent's last row.
+            const Backend& be = backend_;
+            const matrix_view<float> x = ws.x.rows_slice(0, rows);
+            std::size_t count = rows;
+            if (mode == logits_mode::all || rows == B) {
+                ops::layer_norm(be, x, io_.ln_out_weight, io_.ln_out_bias, ws.a.rows_slice(0, rows));
+            } else {
+                count = B;
+                for (std::size_t g = 0; g < B; ++g)
+                    ops::layer_norm(be, x.rows_slice(s.row_begin[g + 1] - 1, 1), io_.ln_out_weight, io_.ln_out_bias,
+                                    ws.a.rows_slice(g, 1));
+            }
+            ops::linear(be, io_.head, const_matrix_view<float>(ws.a.rows_slice(0, count)),
+                        matrix_view<float>(logits.data(), count, V));
+        }
+    }
+
     bool has_head() const noexcept { return !io_.head.empty(); }
 
     // The source file and every matrix as the model keeps it (models/convert.hpp).
@@ -198,6 +260,48 @@ protected:
         if (ld.has("head.weight")) io_.head = ld.matrix("head.weight", cfg_.n_vocab, C);
     }
 
+    // forward_batch's argument checks; messages name the call and the agent.
+    void check_batch_args(std::span<const std::int32_t> tokens, std::span<const std::size_t> lengths,
+                          std::span<state* const> states, const Workspace& ws, std::span<const float> logits,
+                          logits_mode mode) const {
+        const char* who = "forward_batch";
+        const std::size_t B = states.size();
+        if (B == 0) throw invalid_argument(std::string(who) + ": no agents");
+        if (!lengths.empty() && lengths.size() != B)
+            throw invalid_argument(std::string(who) + ": " + std::to_string(lengths.size()) + " lengths for " +
+                                   std::to_string(B) + " agents");
+        std::size_t rows = 0;
+        for (std::size_t g = 0; g < B; ++g) {
+            const std::size_t n = lengths.empty() ? 1 : lengths[g];
+            if (n == 0) throw invalid_argument(std::string(who) + ": agent " + std::to_string(g) + " has no tokens");
+            rows += n;
+            if (!states[g]) throw invalid_argument(std::string(who) + ": agent " + std::to_string(g) + "'s state is null");
+            for (std::size_t h = 0; h < g; ++h)
+                if (states[h] == states[g])
+                    throw invalid_argument(std::string(who) + ": agents " + std::to_string(h) + " and " +
+                                           std::to_string(g) + " share one state");
+        }
+        if (tokens.size() != rows)
+            throw invalid_argument(std::string(who) + ": " + std::to_string(tokens.size()) + " tokens, but the agents' " +
+                                   "lengths add up to " + std::to_string(rows));
+        if (batches_agents() && (rows > ws.capacity || B > ws.agents.capacity()))
+            throw invalid_argument(std::string(who) + ": " + std::to_string(rows) + " tokens of " + std::to_string(B) +
+                                   " agents do not fit the workspace (capacity " + std::to_string(ws.capacity) +
+                                   " tokens): make_workspace(" + std::to_string(rows) + ")");
+        const std::size_t need = mode == logits_mode::all ? rows * cfg_.n_vocab
+                                 : mode == logits_mode::last ? B * cfg_.n_vocab
+                                                             : 0;
+        for (std::size_t g = 0, row = 0; g < B; row += lengths.empty() ? 1 : lengths[g], ++g)
+            check_forward_args(tokens.subspan(row, lengths.empty() ? 1 : lengths[g]), *states[g], ws, {},
+                               logits_mode::none, cfg_.n_vocab, *layout_, who);
+        if (logits.size() < need)
+            throw invalid_argument(std::string(who) + ": logits buffer holds " + std::to_string(logits.size()) +
+                                   " floats, needs " + std::to_string(need));
+        if (mode != logits_mode::none && io_.head.empty())
+            throw invalid_argument(source() + ": this model has no head.weight (a features-only backbone): use "
+                                              "logits_mode::none");
+    }
+
     // The shape of a tensor whose rank and positivity are checked; dims read from it.
     static std::vector<std::int64_t> positive_shape(const weight_loader<Precision>& ld, const std::string& name,
                                                     std::size_t rank, const char* expected) {
@@ -211,17 +315,32 @@ protected:
     }
 
 private:
-    // x = E[tokens]; every block; the residual stream is left in ws.x.
-    void run_chunk(std::span<const std::int32_t> tokens, state& st, Workspace& ws, bool all_rows) const {
+    // Whether the architecture runs a batch of agents through its blocks together (GoldFinch says
+    // no: forward_batch steps its agents one after another).
+    static constexpr bool batches_agents() {
+        if constexpr (requires { Derived::steps_agents_together; }) return Derived::steps_agents_together;
+        else return true;
+    }
+
+    // x = E[tokens]; every block; the residual stream is left in ws.x. `agents` says whose state
+    // each row advances.
+    void run_rows(std::span<const std::int32_t> tokens, const agent_batch& agents, Workspace& ws, bool all_rows) const {
         const auto& self = static_cast<const Derived&>(*this);
         const std::size_t T = tokens.size();
-        if constexpr (requires { self.begin_chunk(tokens, st, ws, all_rows); })
-            self.begin_chunk(tokens, st, ws, all_rows);
+        if constexpr (requires { self.begin_chunk(tokens, agents, ws, all_rows); })
+            self.begin_chunk(tokens, agents, ws, all_rows);
         ops::embedding(backend_, io_.embedding, tokens, ws.x.rows_slice(0, T));
         for (std::size_t i = 0; i < cfg_.n_layer; ++i) {
-            self.time_mix(i, st, ws, T);
-            self.channel_mix(i, st, ws, T);
+            self.time_mix(i, agents, ws, T);
+            self.channel_mix(i, agents, ws, T);
         }
+    }
+
+    // One agent owning every row.
+    void run_chunk(std::span<const std::int32_t> tokens, state& st, Workspace& ws, bool all_rows) const {
+        state* states[1] = {&st};
+        float* base[1] = {st.values().data()};
+        run_rows(tokens, agent_batch(states, base, nullptr, 1), ws, all_rows);
     }
 
     void forward_chunk(std::span<const std::int32_t> tokens, state& st, Workspace& ws, std::span<float> logits,

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "rwkv/core/agent_batch.hpp"
 #include "rwkv/core/architecture.hpp"
 #include "rwkv/core/state.hpp"
 #include "rwkv/models/channel_mix_block.hpp"
@@ -62,12 +63,13 @@ inline std::shared_ptr<const state_layout> make_state_layout(const config& c) {
 
 struct workspace {
     std::size_t capacity = 0;
+    agent_scratch agents;  // per-agent arrays of a batched call (forward_batch)
     scratch_arena arena;
     matrix_view<float> x, a, prev, xk, xv, xr, r, k, v, y, tmp;  // [T, C]
     matrix_view<float> ffn_hidden;                               // [T, F]
 
     workspace() = default;
-    workspace(const config& c, std::size_t max_tokens) : capacity(max_tokens) {
+    workspace(const config& c, std::size_t max_tokens) : capacity(max_tokens), agents(max_tokens) {
         if (max_tokens == 0) throw invalid_argument("rwkv4::workspace: capacity must be at least 1 token");
         arena = scratch_arena(max_tokens * (11 * c.n_embd + c.dim_ffn));
         for (auto* m : {&x, &a, &prev, &xk, &xv, &xr, &r, &k, &v, &y, &tmp}) *m = arena.take(max_tokens, c.n_embd);
@@ -107,7 +109,7 @@ private:
     }
 
     // Time mix of block i (§2.3).
-    void time_mix(std::size_t i, state& st, workspace& ws, std::size_t T) const {
+    void time_mix(std::size_t i, const agent_batch& agents, workspace& ws, std::size_t T) const {
         const Backend& be = backend_;
         const auto& p = blocks_[i];
         auto rows = [T](matrix_view<float> m) { return m.rows_slice(0, T); };
@@ -118,7 +120,7 @@ private:
 
         // a = LN(x; ln1); x_◇ = a ⊙ μ_◇ + prev ⊙ (1 − μ_◇)  (μ weights the current token).
         ops::layer_norm(be, x, p.ln1_weight, p.ln1_bias, a);
-        ops::token_shift(be, a, st.entry(5 * i + 0), prev);
+        ops::token_shift(be, a, agents.entry(5 * i + 0), prev);
         ops::mix_current(be, a, prev, p.time_mix_k, xk);
         ops::mix_current(be, a, prev, p.time_mix_v, xv);
         ops::mix_current(be, a, prev, p.time_mix_r, xr);
@@ -130,16 +132,16 @@ private:
         ops::linear(be, p.value, cm(xv), v);
 
         // wkv over the tokens, then x ← x + W_o (r ⊙ wkv).
-        ops::wkv4(be, st.entry(5 * i + 1), st.entry(5 * i + 2), st.entry(5 * i + 3), p.w, p.u, cm(k), cm(v), y);
+        ops::wkv4(be, agents.entry(5 * i + 1), agents.entry(5 * i + 2), agents.entry(5 * i + 3), p.w, p.u, cm(k), cm(v), y);
         ops::map(be, y, [](float rr, float wkv) { return rr * wkv; }, cm(r), cm(y));
         ops::linear(be, p.output, cm(y), tmp);
         ops::map(be, x, [](float res, float dx) { return res + dx; }, cm(x), cm(tmp));
     }
 
     // Channel mix of block i (§2.3): x ← x + σ(W_r x_r) ⊙ W_v relu²(W_k x_k).
-    void channel_mix(std::size_t i, state& st, workspace& ws, std::size_t T) const {
+    void channel_mix(std::size_t i, const agent_batch& agents, workspace& ws, std::size_t T) const {
         auto rows = [T](matrix_view<float> m) { return m.rows_slice(0, T); };
-        channel_mix_block(backend_, blocks_[i].cmix, lerp_convention::current, rows(ws.x), st.entry(5 * i + 4),
+        channel_mix_block(backend_, blocks_[i].cmix, lerp_convention::current, rows(ws.x), agents.entry(5 * i + 4),
                           {rows(ws.a), rows(ws.prev), rows(ws.xk), rows(ws.xr), rows(ws.ffn_hidden),
                            rows(ws.r), rows(ws.tmp)});
     }

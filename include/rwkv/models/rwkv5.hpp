@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "rwkv/core/agent_batch.hpp"
 #include "rwkv/core/architecture.hpp"
 #include "rwkv/core/state.hpp"
 #include "rwkv/models/channel_mix_block.hpp"
@@ -66,12 +67,13 @@ inline std::shared_ptr<const state_layout> make_state_layout(architecture arch, 
 
 struct workspace {
     std::size_t capacity = 0;
+    agent_scratch agents;  // per-agent arrays of a batched call (forward_batch)
     scratch_arena arena;
     matrix_view<float> x, a, prev, xk, xv, xr, xg, r, k, v, g, w, y, tmp;  // [T, C]
     matrix_view<float> ffn_hidden;                                         // [T, F]
 
     workspace() = default;
-    workspace(const config& c, std::size_t max_tokens) : capacity(max_tokens) {
+    workspace(const config& c, std::size_t max_tokens) : capacity(max_tokens), agents(max_tokens) {
         if (max_tokens == 0) throw invalid_argument("rwkv5::workspace: capacity must be at least 1 token");
         arena = scratch_arena(max_tokens * (14 * c.n_embd + c.dim_ffn));
         for (auto* m : {&x, &a, &prev, &xk, &xv, &xr, &xg, &r, &k, &v, &g, &w, &y, &tmp})
@@ -106,7 +108,7 @@ private:
     std::vector<block_weights<weight_type>> blocks_;
 
     // Time mix of block i (§3.3).
-    void time_mix(std::size_t i, state& st, workspace& ws, std::size_t T) const {
+    void time_mix(std::size_t i, const agent_batch& agents, workspace& ws, std::size_t T) const {
         const Backend& be = backend_;
         const auto& p = blocks_[i];
         auto rows = [T](matrix_view<float> m) { return m.rows_slice(0, T); };
@@ -117,7 +119,7 @@ private:
 
         // a = LN(x; ln1); x_◇ = a ⊙ μ_◇ + prev ⊙ (1 − μ_◇).
         ops::layer_norm(be, x, p.ln1_weight, p.ln1_bias, a);
-        ops::token_shift(be, a, st.entry(3 * i + 0), prev);
+        ops::token_shift(be, a, agents.entry(3 * i + 0), prev);
         ops::mix_current(be, a, prev, p.time_mix_k, xk);
         ops::mix_current(be, a, prev, p.time_mix_v, xv);
         ops::mix_current(be, a, prev, p.time_mix_r, xr);
@@ -132,8 +134,7 @@ private:
 
         // y = Σ_i r_i (u_i k_i v + S_i);  S ← k vᵀ + diag(w) S   (w the same for every token).
         ops::map(be, w, [](float decay) { return decay; }, p.w);
-        const auto& e = st.layout().entries[3 * i + 1];
-        tensor3_view<float> S{st.values().data() + e.offset, cfg_.n_head, cfg_.head_size, cfg_.head_size};
+        const state_slots S = agents.entry(3 * i + 1);
         ops::with_head_size(cfg_.head_size, [&](auto n) {
             ops::wkv6<decltype(n)::value>(be, S, cm(r), cm(w), cm(k), cm(v), p.u, y);
         });
@@ -146,9 +147,9 @@ private:
     }
 
     // Channel mix: RWKV-4's (§3.3).
-    void channel_mix(std::size_t i, state& st, workspace& ws, std::size_t T) const {
+    void channel_mix(std::size_t i, const agent_batch& agents, workspace& ws, std::size_t T) const {
         auto rows = [T](matrix_view<float> m) { return m.rows_slice(0, T); };
-        channel_mix_block(backend_, blocks_[i].cmix, lerp_convention::current, rows(ws.x), st.entry(3 * i + 2),
+        channel_mix_block(backend_, blocks_[i].cmix, lerp_convention::current, rows(ws.x), agents.entry(3 * i + 2),
                           {rows(ws.a), rows(ws.prev), rows(ws.xk), rows(ws.xr), rows(ws.ffn_hidden),
                            rows(ws.r), rows(ws.tmp)});
     }

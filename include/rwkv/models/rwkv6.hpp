@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "rwkv/core/agent_batch.hpp"
 #include "rwkv/core/architecture.hpp"
 #include "rwkv/core/state.hpp"
 #include "rwkv/models/channel_mix_block.hpp"
@@ -61,6 +62,7 @@ struct block_weights {
 
 struct workspace {
     std::size_t capacity = 0;
+    agent_scratch agents;  // per-agent arrays of a batched call (forward_batch)
     scratch_arena arena;
     matrix_view<float> x, a, prev, d, z, xw, xk, xv, xr, xg, m, r, k, v, g, w, y, tmp;  // [T, C]
     matrix_view<float> maa_hidden;    // [T, 5·D_mix]
@@ -68,7 +70,7 @@ struct workspace {
     matrix_view<float> ffn_hidden;    // [T, F]
 
     workspace() = default;
-    workspace(const config& c, std::size_t max_tokens) : capacity(max_tokens) {
+    workspace(const config& c, std::size_t max_tokens) : capacity(max_tokens), agents(max_tokens) {
         if (max_tokens == 0) throw invalid_argument("rwkv6::workspace: capacity must be at least 1 token");
         arena = scratch_arena(max_tokens * (18 * c.n_embd + 5 * c.rank_mix + c.rank_decay + c.dim_ffn));
         for (auto* mat : {&x, &a, &prev, &d, &z, &xw, &xk, &xv, &xr, &xg, &m, &r, &k, &v, &g, &w, &y, &tmp})
@@ -119,7 +121,7 @@ private:
     }
 
     // Time mix of block i (§4.3).
-    void time_mix(std::size_t i, state& st, workspace& ws, std::size_t T) const {
+    void time_mix(std::size_t i, const agent_batch& agents, workspace& ws, std::size_t T) const {
         const Backend& be = backend_;
         const auto& p = blocks_[i];
         auto rows = [T](matrix_view<float> mat) { return mat.rows_slice(0, T); };
@@ -131,7 +133,7 @@ private:
 
         // a = LN(x; ln1); ddlerp: x_f = a + (prev − a) ⊙ (μ_f + LoRA_f)  for f = w, k, v, r, g.
         ops::layer_norm(be, x, p.ln1_weight, p.ln1_bias, a);
-        ops::token_shift(be, a, st.entry(3 * i + 0), prev);
+        ops::token_shift(be, a, agents.entry(3 * i + 0), prev);
         ops::ddlerp(be, p.ddlerp, cm(a), cm(prev), rows(ws.d), rows(ws.z), rows(ws.maa_hidden), rows(ws.m), mixed);
 
         // r, k, v = W x;  g = SiLU(W_g x_g).
@@ -147,8 +149,7 @@ private:
                  p.time_decay);
 
         // The RWKV-5.2 WKV with this token's decay; then x ← x + W_o (GN_H(y; ln_x) ⊙ g).
-        const auto& e = st.layout().entries[3 * i + 1];
-        tensor3_view<float> S{st.values().data() + e.offset, cfg_.n_head, cfg_.head_size, cfg_.head_size};
+        const state_slots S = agents.entry(3 * i + 1);
         ops::with_head_size(cfg_.head_size, [&](auto n) {
             ops::wkv6<decltype(n)::value>(be, S, cm(r), cm(w), cm(k), cm(v), p.u, y);
         });
@@ -159,9 +160,9 @@ private:
     }
 
     // Channel mix (§4.3): the RWKV-4 block with the v6 lerp b + (prev − b) ⊙ μ.
-    void channel_mix(std::size_t i, state& st, workspace& ws, std::size_t T) const {
+    void channel_mix(std::size_t i, const agent_batch& agents, workspace& ws, std::size_t T) const {
         auto rows = [T](matrix_view<float> m) { return m.rows_slice(0, T); };
-        channel_mix_block(backend_, blocks_[i].cmix, lerp_convention::previous, rows(ws.x), st.entry(3 * i + 2),
+        channel_mix_block(backend_, blocks_[i].cmix, lerp_convention::previous, rows(ws.x), agents.entry(3 * i + 2),
                           {rows(ws.a), rows(ws.prev), rows(ws.xk), rows(ws.xr), rows(ws.ffn_hidden),
                            rows(ws.r), rows(ws.tmp)});
     }

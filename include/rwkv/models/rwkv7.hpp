@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "rwkv/core/agent_batch.hpp"
 #include "rwkv/core/architecture.hpp"
 #include "rwkv/core/backend.hpp"
 #include "rwkv/core/buffer.hpp"
@@ -94,6 +95,7 @@ inline std::shared_ptr<const state_layout> make_state_layout(const config& c) {
 // Scratch for `forward`, sized once for up to `capacity` tokens per internal chunk.
 struct workspace {
     std::size_t capacity = 0;
+    agent_scratch agents;  // per-agent arrays of a batched call (forward_batch)
     scratch_arena arena;
     matrix_view<float> x, a, prev, xr, xw, xk, xv, xa, xg;  // [T, C]
     matrix_view<float> r, w, k, v, kappa, b, alpha, g, v_first, y, tmp;  // [T, C]
@@ -101,7 +103,7 @@ struct workspace {
     matrix_view<float> ffn_hidden;                           // [T, F]
 
     workspace() = default;
-    workspace(const config& c, std::size_t max_tokens) : capacity(max_tokens) {
+    workspace(const config& c, std::size_t max_tokens) : capacity(max_tokens), agents(max_tokens) {
         if (max_tokens == 0) throw invalid_argument("rwkv7::workspace: capacity must be at least 1 token");
         const std::size_t C = c.n_embd;
         arena = scratch_arena(max_tokens * (20 * C + c.max_lora_rank + c.dim_ffn));
@@ -151,7 +153,7 @@ private:
     std::vector<block_weights<weight_type>> blocks_;
 
     // Time mix of block i, arch-spec §5.3 (paper §4: "RWKV-7 time mixing").
-    void time_mix(std::size_t i, state& st, workspace& ws, std::size_t T) const {
+    void time_mix(std::size_t i, const agent_batch& agents, workspace& ws, std::size_t T) const {
         const Backend& be = backend_;
         const auto& p = blocks_[i];
         const std::size_t N = cfg_.head_size;
@@ -166,7 +168,7 @@ private:
 
         // a = LN(x; ln1); token shift: prev[t] = a[t−1] (the stored x_prev for t = 0).
         ops::layer_norm(be, x, p.ln1_weight, p.ln1_bias, a);
-        ops::token_shift(be, a, st.entry(3 * i + 0), prev);
+        ops::token_shift(be, a, agents.entry(3 * i + 0), prev);
 
         // x_◇ = a + (prev − a) ⊙ μ_◇ for ◇ ∈ {r, w, k, v, a, g}.
         ops::mix_previous(be, a, prev, p.x_r, xr);
@@ -215,8 +217,7 @@ private:
         // Generalized delta rule: S ← S (diag(w) − κ̂ (κ̂ ⊙ α)ᵀ) + v kᵀ;  y = S r.
         ops::map(be, b, [](float ka, float al) { return ka * al; }, cm(kappa), cm(alpha));
         ops::map(be, kappa, [](float ka) { return -ka; }, cm(kappa));
-        const auto& e = st.layout().entries[3 * i + 1];
-        tensor3_view<float> S{st.values().data() + e.offset, cfg_.n_head, N, N};
+        const state_slots S = agents.entry(3 * i + 1);
         ops::with_head_size(N, [&](auto n) {
             ops::wkv7<decltype(n)::value>(be, S, cm(r), cm(w), cm(k), cm(v), cm(kappa), cm(b), y);
         });
@@ -230,9 +231,9 @@ private:
     }
 
     // Channel mix of block i (§5.3): x ← x + W_v relu²(W_k (b + (prev − b) ⊙ μ_k)), no receptance.
-    void channel_mix(std::size_t i, state& st, workspace& ws, std::size_t T) const {
+    void channel_mix(std::size_t i, const agent_batch& agents, workspace& ws, std::size_t T) const {
         auto rows = [T](matrix_view<float> m) { return m.rows_slice(0, T); };
-        channel_mix_block(backend_, blocks_[i].cmix, lerp_convention::previous, rows(ws.x), st.entry(3 * i + 2),
+        channel_mix_block(backend_, blocks_[i].cmix, lerp_convention::previous, rows(ws.x), agents.entry(3 * i + 2),
                           {rows(ws.a), rows(ws.prev), rows(ws.xk), rows(ws.xr), rows(ws.ffn_hidden),
                            rows(ws.r), rows(ws.tmp)});
     }

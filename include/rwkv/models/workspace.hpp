@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "rwkv/core/buffer.hpp"
 #include "rwkv/core/error.hpp"
@@ -19,6 +20,18 @@ enum class logits_mode {
     none,  // only advance the state (prefill whose logits nobody reads)
     last,  // logits of the last token: [V]
     all,   // logits of every token: [T, V]
+};
+
+// The arrays behind a batched call's agent_batch (core/agent_batch.hpp), sized once for up to
+// `capacity` agents, so that stepping a batch allocates nothing.
+struct agent_scratch {
+    std::vector<state*> states;
+    std::vector<float*> base;
+    std::vector<std::size_t> row_begin;
+
+    agent_scratch() = default;
+    explicit agent_scratch(std::size_t capacity) : states(capacity), base(capacity), row_begin(capacity + 1) {}
+    std::size_t capacity() const noexcept { return states.size(); }
 };
 
 class scratch_arena {
@@ -41,6 +54,12 @@ public:
     }
     std::size_t bytes() const noexcept { return storage_.size() * sizeof(float); }
 };
+
+// Bytes a model's workspace holds: its scratch arena and its per-agent arrays.
+template <class Workspace>
+std::size_t workspace_bytes(const Workspace& ws) noexcept {
+    return ws.arena.bytes() + ws.agents.capacity() * (sizeof(state*) + sizeof(float*) + sizeof(std::size_t));
+}
 
 // Checks of forward()'s arguments shared by every model; messages name the call.
 template <class Workspace>

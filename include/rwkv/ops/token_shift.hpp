@@ -11,6 +11,7 @@
 #include <cassert>
 #include <span>
 
+#include "rwkv/core/agent_batch.hpp"
 #include "rwkv/core/backend.hpp"
 #include "rwkv/core/tensor.hpp"
 #include "rwkv/ops/map.hpp"
@@ -27,6 +28,18 @@ template <backend Backend>
 void token_shift(const Backend& be, const_matrix_view<float> a, std::span<float> sx, matrix_view<float> prev) {
     assert(a.rows == prev.rows && a.cols == prev.cols && sx.size() == a.cols && a.rows > 0);
     token_shift_kernel<Backend>::run(be, a, sx, prev);
+}
+
+// The same for every agent of a batch: each agent's rows shift against its own stored sx.
+template <backend Backend>
+void token_shift(const Backend& be, const_matrix_view<float> a, const state_slots& sx, matrix_view<float> prev) {
+    assert(a.rows == prev.rows && a.cols == prev.cols);
+    for (std::size_t g = 0; g < sx.agents; ++g) {
+        const auto [first, n] = sx.rows_of(g, a.rows);
+        if (n == 0) continue;
+        token_shift_kernel<Backend>::run(be, a.rows_slice(first, n), std::span<float>(sx.agent(g), a.cols),
+                                         prev.rows_slice(first, n));
+    }
 }
 
 template <backend Backend, class Coeff>

@@ -13,6 +13,7 @@
 #include <cassert>
 #include <span>
 
+#include "rwkv/core/agent_batch.hpp"
 #include "rwkv/core/backend.hpp"
 #include "rwkv/core/tensor.hpp"
 
@@ -32,6 +33,20 @@ void wkv4(const Backend& be, std::span<float> aa, std::span<float> bb, std::span
     assert(aa.size() == k.cols && bb.size() == k.cols && pp.size() == k.cols && w.size() == k.cols);
     assert(u.size() == k.cols && v.rows == k.rows && out.rows == k.rows);
     wkv4_kernel<Backend>::run(be, aa, bb, pp, w, u, k, v, out);
+}
+
+// Every agent of a batch: each agent's rows against its own (aa, bb, pp).
+template <backend Backend>
+void wkv4(const Backend& be, const state_slots& aa, const state_slots& bb, const state_slots& pp,
+          std::span<const float> w, std::span<const float> u, const_matrix_view<float> k, const_matrix_view<float> v,
+          matrix_view<float> out) {
+    const std::size_t C = k.cols;
+    for (std::size_t g = 0; g < aa.agents; ++g) {
+        const auto [first, n] = aa.rows_of(g, k.rows);
+        if (n == 0) continue;
+        wkv4(be, std::span<float>(aa.agent(g), C), std::span<float>(bb.agent(g), C), std::span<float>(pp.agent(g), C),
+             w, u, k.rows_slice(first, n), v.rows_slice(first, n), out.rows_slice(first, n));
+    }
 }
 
 }  // namespace rwkv::ops

@@ -12,6 +12,7 @@
 #include <cassert>
 #include <span>
 
+#include "rwkv/core/agent_batch.hpp"
 #include "rwkv/core/backend.hpp"
 #include "rwkv/core/tensor.hpp"
 
@@ -28,6 +29,25 @@ void wkv6(const Backend& be, tensor3_view<float> state, const_matrix_view<float>
           const_matrix_view<float> k, const_matrix_view<float> v, std::span<const float> u, matrix_view<float> y) {
     assert(state.d1 == N && state.d2 == N && state.d0 * N == r.cols && u.size() == r.cols);
     wkv6_kernel<Backend, N>::run(be, state, r, w, k, v, u, y);
+}
+
+// Every agent of a batch: each agent's rows scan its own [H, N, N] state. A backend may run the
+// (agent, head) pairs together (`run_agents`); otherwise the agents go one after another.
+template <std::size_t N, backend Backend>
+void wkv6(const Backend& be, const state_slots& state, const_matrix_view<float> r, const_matrix_view<float> w,
+          const_matrix_view<float> k, const_matrix_view<float> v, std::span<const float> u, matrix_view<float> y) {
+    assert(r.cols % N == 0 && u.size() == r.cols);
+    if constexpr (requires { wkv6_kernel<Backend, N>::run_agents(be, state, r, w, k, v, u, y); }) {
+        wkv6_kernel<Backend, N>::run_agents(be, state, r, w, k, v, u, y);
+    } else {
+        for (std::size_t g = 0; g < state.agents; ++g) {
+            const auto [first, n] = state.rows_of(g, r.rows);
+            if (n == 0) continue;
+            auto rows = [first = first, n = n](auto m) { return m.rows_slice(first, n); };
+            wkv6_kernel<Backend, N>::run(be, tensor3_view<float>{state.agent(g), r.cols / N, N, N}, rows(r), rows(w),
+                                         rows(k), rows(v), u, rows(y));
+        }
+    }
 }
 
 }  // namespace rwkv::ops

@@ -18,6 +18,7 @@
 #include <string>
 #include <utility>
 
+#include "rwkv/core/agent_batch.hpp"
 #include "rwkv/core/backend.hpp"
 #include "rwkv/core/error.hpp"
 #include "rwkv/core/tensor.hpp"
@@ -37,6 +38,26 @@ void wkv7(const Backend& be, tensor3_view<float> state, const_matrix_view<float>
           const_matrix_view<float> b, matrix_view<float> y) {
     assert(state.d1 == N && state.d2 == N && state.d0 * N == r.cols);
     wkv7_kernel<Backend, N>::run(be, state, r, w, k, v, a, b, y);
+}
+
+// Every agent of a batch: each agent's rows scan its own [H, N, N] state. A backend may run the
+// (agent, head) pairs together (`run_agents`); otherwise the agents go one after another.
+template <std::size_t N, backend Backend>
+void wkv7(const Backend& be, const state_slots& state, const_matrix_view<float> r, const_matrix_view<float> w,
+          const_matrix_view<float> k, const_matrix_view<float> v, const_matrix_view<float> a,
+          const_matrix_view<float> b, matrix_view<float> y) {
+    assert(r.cols % N == 0);
+    if constexpr (requires { wkv7_kernel<Backend, N>::run_agents(be, state, r, w, k, v, a, b, y); }) {
+        wkv7_kernel<Backend, N>::run_agents(be, state, r, w, k, v, a, b, y);
+    } else {
+        for (std::size_t g = 0; g < state.agents; ++g) {
+            const auto [first, n] = state.rows_of(g, r.rows);
+            if (n == 0) continue;
+            auto rows = [first = first, n = n](auto m) { return m.rows_slice(first, n); };
+            wkv7_kernel<Backend, N>::run(be, tensor3_view<float>{state.agent(g), r.cols / N, N, N}, rows(r), rows(w),
+                                         rows(k), rows(v), rows(a), rows(b), rows(y));
+        }
+    }
 }
 
 // RWKV-7's bonus, added after GroupNorm (spec §5.3): per head, y_h += (Σ_j r_j k_j ρ_j) · v_h,
