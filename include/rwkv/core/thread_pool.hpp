@@ -2,16 +2,31 @@
 //
 // The host decides the thread count (a game must be able to say "one core"); the pool is created
 // once, owned by a backend (and so by a model), and never allocates after construction.
-// `run(n, fn)` calls fn(0) … fn(n − 1), each index exactly once, spread over the workers and the
-// calling thread, and returns when all are done. Kernels give each index a fixed slice of the
-// output and a fixed reduction order inside it, so results are bitwise identical for any thread
-// count (the determinism contract).
+// `run(n, fn)` calls fn(0) … fn(n − 1), each index exactly once, and returns when all are done.
+//
+// Any number of threads may call run at once on one pool (several threads sharing one model, each
+// with its own state and workspace), and a task may call run itself (nested). One caller at a time
+// owns the workers: a run first tries to take the pool (an atomic flag, never waited for). The
+// caller that gets it publishes its tasks to the spinning workers and works too; a caller that finds
+// the pool taken — by another thread, or by the run it is nested in — runs all n tasks itself, inline,
+// in index order. So no caller ever blocks behind another's run, and nothing is allocated per run.
+//
+// Why running the tasks elsewhere changes no result: the kernels give each task index a fixed slice
+// of the output and compute every output element by one fixed sequence of operations that depends
+// only on the index and the task count (not on which thread runs it, nor in what order the tasks
+// run; no task reads another's output). The task count comes from the pool's size and the problem
+// shape, never from who is free, so a run done inline by its caller, or spread over the workers, or
+// done by a pool of one thread, gives the same bits (the determinism contract; tests/threads/).
+//
+// Tasks must not throw when the workers are used (a throw there calls std::terminate).
 #pragma once
 
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "rwkv/core/error.hpp"
@@ -38,57 +53,66 @@ public:
 
     std::size_t size() const noexcept { return workers_.size() + 1; }
 
-    // Runs fn(i) for i in [0, n). Not reentrant: one run at a time per pool (a model's forward).
-    // The caller works too and returns once all n are done; a worker that wakes late (descheduled
-    // on a busy machine) finds nothing left and is not waited for.
+    // Runs fn(i) for i in [0, n); safe from any thread and from inside a task (see the top).
+    // With the workers, the caller works too and returns once all n are done; a worker that wakes
+    // late (descheduled on a busy machine) finds nothing left and is not waited for.
     template <class Fn>
     void run(std::size_t n, Fn&& fn) {
         if (n == 0) return;
-        if (workers_.empty() || n == 1) {
+        if (n >= (std::size_t{1} << 31)) throw invalid_argument("thread_pool: too many tasks");
+        if (workers_.empty() || n == 1 || !try_acquire()) {
             for (std::size_t i = 0; i < n; ++i) fn(i);
             return;
         }
-        if (n >= (std::size_t{1} << 31)) throw invalid_argument("thread_pool: too many tasks");
-        task_ = &fn;
-        invoke_ = [](void* f, std::size_t i) { (*static_cast<std::remove_reference_t<Fn>*>(f))(i); };
-        n_tasks_.store(n, std::memory_order_relaxed);
-        completed_.store(0, std::memory_order_relaxed);
-        // The claim counter carries the run's number in its high half: a worker can only claim a
-        // task of the run it read task_/invoke_ for (claims of an older run fail their CAS).
-        const std::uint64_t run_id = ++run_id_ & 0xffffffffu;
-        next_.store(run_id << 32, std::memory_order_release);
+        // Owned: only this thread writes the run's fields until busy_ is released below. A worker
+        // reads task_ / invoke_ only after claiming a task of this run, and this run does not end
+        // before that task is done, so the fields stay put while anyone may read them.
+        task_ = const_cast<void*>(static_cast<const void*>(&fn));
+        invoke_ = [](void* f, std::size_t i) noexcept { (*static_cast<std::remove_reference_t<Fn>*>(f))(i); };
+        pending_.store(n, std::memory_order_relaxed);
+        // The claim word of the run: its number (high half) and the tasks left to claim (low half).
+        // The number keeps a worker that read the previous run's word from claiming from this one.
+        const std::uint64_t run_number = ++run_number_;
+        claims_.store((run_number << 32) | n, std::memory_order_release);
         generation_.fetch_add(1, std::memory_order_release);
         generation_.notify_all();
-        work(run_id);
-        for (int spin = 0; completed_.load(std::memory_order_acquire) != n; ++spin) {
-            if (spin > 4096) {
-                const std::size_t c = completed_.load(std::memory_order_acquire);
-                if (c != n) completed_.wait(c, std::memory_order_acquire);
-            }
+        work();
+        for (int spin = 0;; ++spin) {
+            const std::size_t left = pending_.load(std::memory_order_acquire);
+            if (left == 0) break;
+            if (spin > 4096) pending_.wait(left, std::memory_order_acquire);
         }
+        busy_.store(false, std::memory_order_release);
     }
 
 private:
     std::vector<std::thread> workers_;
-    void* task_ = nullptr;
-    void (*invoke_)(void*, std::size_t) = nullptr;
-    std::atomic<std::size_t> n_tasks_{0};
-    std::uint64_t run_id_ = 0;
-    std::atomic<std::uint64_t> next_{0};       // (run id << 32) | next task index
-    std::atomic<std::size_t> completed_{0};    // tasks finished in the current run
-    std::atomic<std::uint64_t> generation_{0};  // bumped per run (and at shutdown) to wake workers
+    void* task_ = nullptr;                             // the owner's fn (written only by the owner)
+    void (*invoke_)(void*, std::size_t) noexcept = nullptr;
+    std::uint32_t run_number_ = 0;                     // the owner's count of runs (wraps)
+    std::atomic<bool> busy_{false};                    // a caller owns the workers
+    std::atomic<std::uint64_t> claims_{0};             // (run number << 32) | tasks not yet claimed
+    std::atomic<std::size_t> pending_{0};              // tasks of the current run not yet finished
+    std::atomic<std::uint64_t> generation_{0};         // bumped per run (and at shutdown) to wake workers
     std::atomic<bool> stop_{false};
 
-    // Claims and runs tasks of run `run_id` until none is left.
-    void work(std::uint64_t run_id) {
-        std::uint64_t v = next_.load(std::memory_order_acquire);
+    bool try_acquire() noexcept {
+        // Read first: a busy pool is then seen without taking its cache line from the owner.
+        return !busy_.load(std::memory_order_relaxed) && !busy_.exchange(true, std::memory_order_acquire);
+    }
+
+    // Claims and runs tasks of the current run (from the last index down) until none is left. A
+    // successful claim synchronises with the owner's publication of the run (release → acquire), so
+    // task_ and invoke_ are those of the run the task belongs to.
+    void work() noexcept {
+        std::uint64_t v = claims_.load(std::memory_order_acquire);
         for (;;) {
-            const std::size_t n = n_tasks_.load(std::memory_order_relaxed);
-            if ((v >> 32) != run_id || (v & 0xffffffffu) >= n) return;
-            if (!next_.compare_exchange_weak(v, v + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
-            invoke_(task_, static_cast<std::size_t>(v & 0xffffffffu));
-            if (completed_.fetch_add(1, std::memory_order_acq_rel) + 1 == n) completed_.notify_one();
-            v = next_.load(std::memory_order_acquire);
+            const std::uint64_t left = v & 0xffffffffu;
+            if (left == 0) return;
+            if (!claims_.compare_exchange_weak(v, v - 1, std::memory_order_acquire, std::memory_order_acquire)) continue;
+            invoke_(task_, static_cast<std::size_t>(left - 1));
+            if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
+            v = claims_.load(std::memory_order_acquire);
         }
     }
 
@@ -110,7 +134,7 @@ private:
             seen = g;
             if (stop_.load(std::memory_order_acquire)) return;
             // The run this wake-up belongs to (or a later one: then its tasks are claimed instead).
-            work(next_.load(std::memory_order_acquire) >> 32);
+            work();
         }
     }
 };
