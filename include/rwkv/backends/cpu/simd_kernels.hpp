@@ -142,7 +142,7 @@ inline void gemm_tile(const W* w, std::size_t ldw, const float* x, std::size_t l
 template <class Tag, std::size_t TT, class W>
 inline void gemm_rows(const W* w, std::size_t ldw, const float* x, std::size_t ldx, float* y, std::size_t ldy,
                       std::size_t o0, std::size_t o1, std::size_t K) noexcept {
-    constexpr std::size_t R = TT == 1 ? 8 : (wide_registers ? 4 : 2);
+    constexpr std::size_t R = TT == 1 ? 8 : 4;
     std::size_t o = o0;
     for (; o + R <= o1; o += R) gemm_tile<Tag, R, TT>(w + o * ldw, ldw, x, ldx, y + o, ldy, K);
     for (; o < o1; ++o) gemm_tile<Tag, 1, TT>(w + o * ldw, ldw, x, ldx, y + o, ldy, K);
@@ -151,17 +151,27 @@ inline void gemm_rows(const W* w, std::size_t ldw, const float* x, std::size_t l
 template <class Tag, class W>
 void gemm(const W* w, std::size_t ldw, const float* x, std::size_t ldx, float* y, std::size_t ldy, std::size_t T,
           std::size_t o0, std::size_t o1, std::size_t K) {
-    // Token tiles of 6 (AVX-512: 24 accumulators of 32 registers) or 4, then single tokens. Every
-    // tile computes an output by the same sequence of operations, so the tiling changes no bits.
-    constexpr std::size_t TT = wide_registers ? 6 : 4;
+    // Token tiles of 6 (AVX-512: 24 accumulators of 32 registers, 4 rows × 6 tokens) or 3 (AVX2 and
+    // SSE2: 12 of 16, 4 rows × 3 tokens, which leaves registers for the 3 token vectors and one
+    // weight vector), then tiles of 4 or 2, and single tokens last: a single-token pass loads a
+    // weight vector per FMA, so the remainder is kept off it where it can be (a batched decode step of
+    // 16 agents on AVX2 runs 4 × 3 + 2 × 2). Every tile computes an output by the same sequence of
+    // operations, so the tiling changes no bits.
+    constexpr std::size_t TT = wide_registers ? 6 : 3;
     // Rows in blocks that stay in L1/L2 while every token tile passes over them.
     const std::size_t row_block = std::max<std::size_t>(8, (16384 / std::max<std::size_t>(1, K)) / 8 * 8);
+    // Full TT-tiles, leaving a remainder of two TT=3 tiles' worth rather than one lone token.
+    std::size_t full = T / TT;
+    if constexpr (TT == 3)
+        if (T % 3 == 1 && full > 0) --full;
     for (std::size_t ob = o0; ob < o1; ob += row_block) {
         const std::size_t oe = std::min(o1, ob + row_block);
         std::size_t t = 0;
-        for (; t + TT <= T; t += TT) gemm_rows<Tag, TT>(w, ldw, x + t * ldx, ldx, y + t * ldy, ldy, ob, oe, K);
+        for (; t < full * TT; t += TT) gemm_rows<Tag, TT>(w, ldw, x + t * ldx, ldx, y + t * ldy, ldy, ob, oe, K);
         if constexpr (TT > 4)
             for (; t + 4 <= T; t += 4) gemm_rows<Tag, 4>(w, ldw, x + t * ldx, ldx, y + t * ldy, ldy, ob, oe, K);
+        else
+            for (; t + 2 <= T; t += 2) gemm_rows<Tag, 2>(w, ldw, x + t * ldx, ldx, y + t * ldy, ldy, ob, oe, K);
         for (; t < T; ++t) gemm_rows<Tag, 1>(w, ldw, x + t * ldx, ldx, y + t * ldy, ldy, ob, oe, K);
     }
 }
