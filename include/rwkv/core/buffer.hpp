@@ -1,65 +1,141 @@
-// rwkv/core/buffer.hpp — 64-byte aligned owning arrays for weights and workspaces.
+// rwkv/core/buffer.hpp — owning, aligned arrays for weights and workspaces, in a memory space.
 #pragma once
 
-#include <sys/mman.h>
-
 #include <cstddef>
-#include <cstring>
-#include <memory>
+#include <limits>
 #include <new>
 #include <span>
+#include <string>
 #include <type_traits>
+#include <utility>
+
+#include "rwkv/core/error.hpp"
+#include "rwkv/core/memory_space.hpp"
+#include "rwkv/core/platform.hpp"
+#include "rwkv/core/tensor.hpp"
 
 namespace rwkv {
 
-// A fixed-size array of trivially copyable T, aligned for any SIMD width; zero-initialised.
-// Sized once; never grows (so hot paths that use it never allocate). Arrays of 2 MiB or more
-// (weights streamed once per token) are 2 MiB aligned and asked to live on transparent huge pages
-// (madvise; the OS may decline), which spares the page walks of a pass over them.
-template <class T>
-class aligned_buffer {
-    static_assert(std::is_trivially_copyable_v<T>);
-    static constexpr std::size_t huge_page = std::size_t{2} << 20;
-    static constexpr std::align_val_t alignment{64}, huge_alignment{huge_page};
-
-    struct deleter {
-        bool huge = false;
-        void operator()(T* p) const noexcept { ::operator delete[](p, huge ? huge_alignment : alignment); }
-    };
-    std::unique_ptr<T[], deleter> data_;
-    std::size_t size_ = 0;
+// A fixed-size array of trivially copyable T in memory space `Space`, 64-byte aligned (for any SIMD
+// width) and zero-initialised. Sized once; never grows (so hot paths that use it never allocate).
+// In the host space, arrays of 2 MiB or more are 2 MiB aligned on transparent huge pages
+// (host_space). A value: copying allocates in the same space and copies there; moving hands the
+// memory over and leaves the source empty.
+//
+// Every space: size(), bytes(), view() (a vector_view tagged with the space), data_handle() (the raw
+// pointer, for kernels that run in the space) and copy_from_host / copy_to_host. Host-accessible
+// spaces add data(), span() and operator[].
+template <class T, memory_space Space = host_space>
+class buffer {
+    static_assert(std::is_trivially_copyable_v<T>, "buffers copy their elements as bytes");
+    static_assert(!std::is_const_v<T>, "a buffer owns mutable elements; its const views are read-only");
 
 public:
-    aligned_buffer() = default;
-    explicit aligned_buffer(std::size_t n) : size_(n) {
-        if (n == 0) return;
-        const std::size_t bytes = n * sizeof(T);
-        const bool huge = bytes >= huge_page;
-        const std::size_t reserved = huge ? (bytes + huge_page - 1) / huge_page * huge_page : bytes;
-        data_ = std::unique_ptr<T[], deleter>(
-            static_cast<T*>(::operator new[](reserved, huge ? huge_alignment : alignment)), deleter{huge});
-#ifdef MADV_HUGEPAGE
-        if (huge) ::madvise(static_cast<void*>(data_.get()), reserved, MADV_HUGEPAGE);  // a hint
-#endif
-        std::memset(static_cast<void*>(data_.get()), 0, bytes);
+    using element_type = T;
+    using space = Space;
+    static constexpr std::size_t alignment = alignof(T) > 64 ? alignof(T) : 64;
+
+    buffer() noexcept = default;
+    explicit buffer(std::size_t n) : buffer(n, uninitialised{}) {
+        fill_zero<Space>(data_, bytes());
     }
-    aligned_buffer(const aligned_buffer& o) : aligned_buffer(o.size_) {
-        if (size_ != 0) std::memcpy(static_cast<void*>(data_.get()), o.data_.get(), size_ * sizeof(T));
-    }
-    aligned_buffer& operator=(const aligned_buffer& o) {
-        if (this != &o) *this = aligned_buffer(o);
+    buffer(const buffer& o) : buffer(o.size_, uninitialised{}) { Space::copy(data_, o.data_, bytes()); }
+    buffer& operator=(const buffer& o) {
+        if (this != &o) *this = buffer(o);
         return *this;
     }
-    aligned_buffer(aligned_buffer&&) noexcept = default;
-    aligned_buffer& operator=(aligned_buffer&&) noexcept = default;
+    buffer(buffer&& o) noexcept : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+    buffer& operator=(buffer&& o) noexcept {
+        if (this != &o) {
+            release();
+            data_ = std::exchange(o.data_, nullptr);
+            size_ = std::exchange(o.size_, 0);
+        }
+        return *this;
+    }
+    ~buffer() { release(); }
 
-    T* data() noexcept { return data_.get(); }
-    const T* data() const noexcept { return data_.get(); }
     std::size_t size() const noexcept { return size_; }
-    std::span<T> span() noexcept { return {data_.get(), size_}; }
-    std::span<const T> span() const noexcept { return {data_.get(), size_}; }
-    T& operator[](std::size_t i) noexcept { return data_[i]; }
-    const T& operator[](std::size_t i) const noexcept { return data_[i]; }
+    std::size_t bytes() const noexcept { return size_ * sizeof(T); }
+    bool empty() const noexcept { return size_ == 0; }
+
+    T* data_handle() noexcept { return data_; }
+    const T* data_handle() const noexcept { return data_; }
+    vector_view<T, Space> view() noexcept { return {data_, size_}; }
+    vector_view<const T, Space> view() const noexcept { return {data_, size_}; }
+
+    T* data() noexcept
+        requires Space::host_accessible
+    {
+        return data_;
+    }
+    const T* data() const noexcept
+        requires Space::host_accessible
+    {
+        return data_;
+    }
+    std::span<T> span() noexcept
+        requires Space::host_accessible
+    {
+        return {data_, size_};
+    }
+    std::span<const T> span() const noexcept
+        requires Space::host_accessible
+    {
+        return {data_, size_};
+    }
+    T& operator[](std::size_t i) noexcept
+        requires Space::host_accessible
+    {
+        return data_[i];
+    }
+    const T& operator[](std::size_t i) const noexcept
+        requires Space::host_accessible
+    {
+        return data_[i];
+    }
+
+    // Replaces every element with `src`'s, which holds size() elements (rwkv::invalid_argument
+    // otherwise).
+    void copy_from_host(std::span<const T> src) {
+        if (src.size() != size_) size_mismatch(src.size(), "copy_from_host: the source");
+        if (!empty()) Space::copy_from_host(data_, src.data(), bytes());
+    }
+    // Writes every element into `dst`, which holds size() elements (rwkv::invalid_argument otherwise).
+    void copy_to_host(std::span<T> dst) const {
+        if (dst.size() != size_) size_mismatch(dst.size(), "copy_to_host: the destination");
+        if (!empty()) Space::copy_to_host(dst.data(), data_, bytes());
+    }
+
+private:
+    struct uninitialised {};
+    buffer(std::size_t n, uninitialised) : size_(n) {
+        if (n == 0) return;
+        if (n > std::numeric_limits<std::size_t>::max() / sizeof(T)) throw std::bad_array_new_length();
+        data_ = static_cast<T*>(Space::allocate(n * sizeof(T), alignment));
+    }
+    void release() noexcept {
+        if (data_ != nullptr) Space::deallocate(data_, bytes(), alignment);
+        data_ = nullptr;
+        size_ = 0;
+    }
+    [[noreturn]] void size_mismatch(std::size_t n, const char* what) const {
+        throw invalid_argument(std::string("buffer::") + what + " holds " + std::to_string(n) +
+                               " elements, the buffer " + std::to_string(size_));
+    }
+
+    T* data_ = nullptr;
+    std::size_t size_ = 0;
 };
+
+// The host heap's buffer, as the library has always named it.
+template <class T>
+using aligned_buffer = buffer<T, host_space>;
+
+// dst ← src between any two spaces (core/memory_space.hpp: deep_copy); the sizes must agree.
+template <class T, memory_space Dst, memory_space Src>
+void deep_copy(buffer<T, Dst>& dst, const buffer<T, Src>& src) {
+    deep_copy(dst.view(), src.view());
+}
 
 }  // namespace rwkv

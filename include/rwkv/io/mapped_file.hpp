@@ -6,20 +6,16 @@
 // (SIGBUS): checkpoints must not be rewritten in place while loaded (write_safetensors renames).
 #pragma once
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstddef>
-#include <cstring>
+#include <cstdint>
 #include <filesystem>
 #include <span>
 #include <string>
 #include <utility>
 
 #include "rwkv/core/error.hpp"
+#include "rwkv/core/platform.hpp"
 
 namespace rwkv::io {
 
@@ -32,37 +28,38 @@ public:
     // mapped.
     static mapped_file open(const std::filesystem::path& p) {
         const std::string name = p.string();
-        const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0) throw io_error(name + ": cannot open: " + std::strerror(errno));
-        struct stat st {};
-        if (::fstat(fd, &st) != 0) {
+        const int fd = platform::open_read_only(p.c_str());
+        if (fd < 0) {
             const int err = errno;
-            ::close(fd);
-            throw io_error(name + ": cannot stat: " + std::strerror(err));
+            throw io_error(name + ": cannot open: " + platform::error_message(err));
         }
-        if (!S_ISREG(st.st_mode)) {
-            ::close(fd);
+        platform::file_status st;
+        if (!platform::stat_file(fd, st)) {
+            const int err = errno;
+            platform::close_file(fd);
+            throw io_error(name + ": cannot stat: " + platform::error_message(err));
+        }
+        if (!st.regular) {
+            platform::close_file(fd);
             throw io_error(name + ": cannot map: not a regular file");
         }
         mapped_file f;
         f.path_ = p;
-        const auto size = static_cast<std::size_t>(st.st_size);
+        const std::size_t size = st.size;
         if (size > 0) {
-            void* addr = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-            if (addr == MAP_FAILED) {
+            const void* addr = platform::map_file_read_only(fd, size);
+            if (addr == nullptr) {
                 const int err = errno;
-                ::close(fd);
-                throw io_error(name + ": cannot mmap " + std::to_string(size) + " bytes: " + std::strerror(err));
+                platform::close_file(fd);
+                throw io_error(name + ": cannot mmap " + std::to_string(size) + " bytes: " + platform::error_message(err));
             }
-            ::madvise(addr, size, MADV_WILLNEED);  // hints: failure is harmless
-#ifdef MADV_HUGEPAGE
-            ::madvise(addr, size, MADV_HUGEPAGE);  // large folios where the file system supports them
-#endif
+            platform::advise_will_need(addr, size);  // hints: failure is harmless
+            platform::advise_huge_pages(addr, size);  // large folios where the file system supports them
             f.data_ = static_cast<const std::byte*>(addr);
             f.size_ = size;
             f.owned_ = true;
         }
-        ::close(fd);  // the mapping keeps the file referenced
+        platform::close_file(fd);  // the mapping keeps the file referenced
         return f;
     }
 
@@ -107,15 +104,15 @@ public:
     // mapping stays valid (a later read faults the page back in from the file).
     void drop_pages(std::span<const std::byte> range) const noexcept {
         if (!owned_ || range.empty() || range.data() < data_ || range.data() + range.size() > data_ + size_) return;
-        const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+        const auto page = static_cast<std::uintptr_t>(platform::page_size());
         const auto begin = (reinterpret_cast<std::uintptr_t>(range.data()) + page - 1) / page * page;
         const auto end = (reinterpret_cast<std::uintptr_t>(range.data()) + range.size()) / page * page;
-        if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+        if (end > begin) platform::advise_dont_need(reinterpret_cast<const void*>(begin), end - begin);
     }
 
 private:
     void release() noexcept {
-        if (owned_ && data_ != nullptr) ::munmap(const_cast<std::byte*>(data_), size_);
+        if (owned_ && data_ != nullptr) platform::unmap(data_, size_);
         data_ = nullptr;
         size_ = 0;
         owned_ = false;

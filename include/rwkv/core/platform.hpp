@@ -1,0 +1,121 @@
+// rwkv/core/platform.hpp — the operating-system calls the library makes, in one place.
+//
+// Memory advice, anonymous and file mappings, page protection, page size and the file calls that
+// mapping needs. Everything else in the library reaches the OS through these functions, so a port
+// (or a build where one of them is missing) changes this file only. Today: POSIX (Linux, macOS).
+//
+// The functions report failure the POSIX way the callers already expect: a null pointer, −1 or
+// false, with errno left as the failing call set it (call error_message(errno) for the text).
+// Advice (advise_*) is a hint: it never fails visibly, and is a no-op where the OS lacks it.
+#pragma once
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+namespace rwkv::platform {
+
+// ---- pages -------------------------------------------------------------------------------------
+
+// The size of a virtual-memory page (4 KiB on most machines, 16 KiB on Apple silicon).
+inline std::size_t page_size() noexcept {
+    static const std::size_t size = [] {
+        const long s = ::sysconf(_SC_PAGESIZE);
+        return s > 0 ? static_cast<std::size_t>(s) : std::size_t{4096};
+    }();
+    return size;
+}
+
+// Asks for transparent huge pages over [p, p + bytes) (whole-page range). Linux only; elsewhere a no-op.
+inline void advise_huge_pages(const void* p, std::size_t bytes) noexcept {
+#ifdef MADV_HUGEPAGE
+    ::madvise(const_cast<void*>(p), bytes, MADV_HUGEPAGE);
+#else
+    (void)p;
+    (void)bytes;
+#endif
+}
+
+// Says [p, p + bytes) will be read soon (read-ahead for a file mapping).
+inline void advise_will_need(const void* p, std::size_t bytes) noexcept {
+    ::madvise(const_cast<void*>(p), bytes, MADV_WILLNEED);
+}
+
+// Says the pages of [p, p + bytes) (page-aligned) are not needed: they stop being resident; a file
+// mapping reads them back from the file on the next access, an anonymous private one gives zeros.
+inline void advise_dont_need(const void* p, std::size_t bytes) noexcept {
+    ::madvise(const_cast<void*>(p), bytes, MADV_DONTNEED);
+}
+
+// What a page may be used for.
+enum class page_access { none, read, read_write };
+
+inline int protection_flags(page_access a) noexcept {
+    switch (a) {
+        case page_access::none: return PROT_NONE;
+        case page_access::read: return PROT_READ;
+        case page_access::read_write: return PROT_READ | PROT_WRITE;
+    }
+    return PROT_NONE;
+}
+
+// Maps `bytes` of fresh zero pages, private to this process. Returns nullptr on failure (errno set).
+// `reserve_only`: the range need not be backed by swap until touched (a large address-space
+// reservation that is committed a piece at a time).
+inline void* map_anonymous(std::size_t bytes, page_access access, bool reserve_only = false) noexcept {
+    int flags = MAP_PRIVATE | MAP_ANONYMOUS;
+#ifdef MAP_NORESERVE
+    if (reserve_only) flags |= MAP_NORESERVE;
+#else
+    (void)reserve_only;
+#endif
+    void* p = ::mmap(nullptr, bytes, protection_flags(access), flags, -1, 0);
+    return p == MAP_FAILED ? nullptr : p;
+}
+
+// Maps the first `bytes` of an open file read-only and private. Returns nullptr on failure (errno set).
+inline const void* map_file_read_only(int fd, std::size_t bytes) noexcept {
+    void* p = ::mmap(nullptr, bytes, PROT_READ, MAP_PRIVATE, fd, 0);
+    return p == MAP_FAILED ? nullptr : p;
+}
+
+// Unmaps what map_anonymous or map_file_read_only returned (the same length).
+inline void unmap(const void* p, std::size_t bytes) noexcept { ::munmap(const_cast<void*>(p), bytes); }
+
+// Changes the access of the whole pages [p, p + bytes) (p page-aligned). Returns false on failure.
+inline bool protect(void* p, std::size_t bytes, page_access access) noexcept {
+    return ::mprotect(p, bytes, protection_flags(access)) == 0;
+}
+
+// ---- files -------------------------------------------------------------------------------------
+
+// Opens a file for reading; the descriptor is not inherited by child processes. −1 on failure.
+inline int open_read_only(const char* path) noexcept { return ::open(path, O_RDONLY | O_CLOEXEC); }
+
+inline void close_file(int fd) noexcept { ::close(fd); }
+
+struct file_status {
+    bool regular = false;  // a plain file (not a directory, device, pipe or socket)
+    std::size_t size = 0;  // bytes
+};
+
+// The type and size of an open file. Returns false on failure (errno set).
+inline bool stat_file(int fd, file_status& out) noexcept {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) return false;
+    out.regular = S_ISREG(st.st_mode);
+    out.size = static_cast<std::size_t>(st.st_size);
+    return true;
+}
+
+// The system's text for an errno value.
+inline std::string error_message(int err) { return std::strerror(err); }
+
+}  // namespace rwkv::platform
