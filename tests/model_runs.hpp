@@ -5,7 +5,7 @@
 #include <span>
 #include <vector>
 
-#include "rwkv/models/any.hpp"
+#include "rwkv/any_model.hpp"
 
 namespace rwkv_test {
 

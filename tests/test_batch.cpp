@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "rwkv/models/any.hpp"
+#include "rwkv/any_model.hpp"
 #include "test_support.hpp"
 
 using namespace rwkv;

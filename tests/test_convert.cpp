@@ -1,4 +1,4 @@
-// `rwkv-cli convert` / any_model::save_converted (models/convert.hpp) and quantized matrices inside
+// `rwkv-cli convert` / any_model::save_converted (tooling/convert.hpp) and quantized matrices inside
 // .safetensors files (io/quantized_tensors.hpp): a converted file gives bitwise the model that
 // converting at load gives, its matrices are used in place, and malformed quantized entries are
 // typed errors naming the tensor.
@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "rwkv/models/any.hpp"
+#include "rwkv/any_model.hpp"
 #include "rwkv/models/rwkv7.hpp"
 #include "model_runs.hpp"
 #include "test_support.hpp"

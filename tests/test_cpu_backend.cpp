@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "rwkv/models/any.hpp"
+#include "rwkv/any_model.hpp"
 #include "test_support.hpp"
 
 using namespace rwkv;

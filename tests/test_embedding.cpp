@@ -20,7 +20,7 @@
 
 #include "rwkv/embedding.hpp"
 #include "rwkv/io/safetensors.hpp"
-#include "rwkv/models/embedding/evaluation.hpp"
+#include "rwkv/tooling/embedding_evaluation.hpp"
 #include "rwkv/text/world_tokenizer.hpp"
 #include "test_support.hpp"
 

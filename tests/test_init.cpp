@@ -1,4 +1,4 @@
-// Random-weight checkpoints (rwkv/models/init.hpp) for every architecture: they load through
+// Random-weight checkpoints (rwkv/tooling/init.hpp) for every architecture: they load through
 // any_model with the right shapes, give finite logits of trained-like scale that agree between RNN
 // and sequence mode, are deterministic in the seed (RWKV-7 bit-identical to rwkv7::random_weights),
 // reject bad options with invalid_argument; and `rwkv-cli init` end to end.
@@ -15,8 +15,8 @@
 #include <nlohmann/json.hpp>
 
 #include "rwkv/io/safetensors.hpp"
-#include "rwkv/models/any.hpp"
-#include "rwkv/models/init.hpp"
+#include "rwkv/any_model.hpp"
+#include "rwkv/tooling/init.hpp"
 #include "test_support.hpp"
 
 namespace {

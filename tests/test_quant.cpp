@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "rwkv/backends/cpu/kernel_table.hpp"
-#include "rwkv/models/any.hpp"
+#include "rwkv/any_model.hpp"
 #include "model_runs.hpp"
 #include "test_support.hpp"
 

@@ -53,7 +53,7 @@
 
 #include "cli_common.hpp"
 #include "rwkv/backends/cpu/kernel_table.hpp"
-#include "rwkv/models/any.hpp"
+#include "rwkv/any_model.hpp"
 
 namespace rwkv_cli {
 

@@ -11,7 +11,6 @@
 //   rwkv-cli eval-retrieval --model EMB --vocab V --sts PAIRS.jsonl [--head sts]
 #pragma once
 
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -26,8 +25,9 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_common.hpp"
+#include "rwkv/core/platform.hpp"
 #include "rwkv/embedding.hpp"
-#include "rwkv/models/embedding/evaluation.hpp"
+#include "rwkv/tooling/embedding_evaluation.hpp"
 #include "rwkv/text/world_tokenizer.hpp"
 
 namespace rwkv_cli {
@@ -213,7 +213,7 @@ int run_rerank(const rerank_args& a) {
 class progress_bar {
 public:
     progress_bar(std::string label, std::size_t total, bool enabled)
-        : label_(std::move(label)), total_(total), enabled_(enabled && ::isatty(STDERR_FILENO)) {
+        : label_(std::move(label)), total_(total), enabled_(enabled && rwkv::platform::stderr_is_terminal()) {
         draw(0);
     }
     ~progress_bar() {

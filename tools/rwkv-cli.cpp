@@ -21,7 +21,7 @@
 #include "cli_common.hpp"
 #include "embed_commands.hpp"
 #include "rwkv/io/safetensors.hpp"
-#include "rwkv/models/init.hpp"
+#include "rwkv/tooling/init.hpp"
 #include "rwkv/rwkv.hpp"
 
 namespace {

@@ -4,7 +4,7 @@
 #pragma once
 
 #include "rwkv/generate/sampler.hpp"
-#include "rwkv/models/any.hpp"
+#include "rwkv/any_model.hpp"
 #include "rwkv/goldfinch.hpp"
 #include "rwkv/rwkv4.hpp"
 #include "rwkv/rwkv5.hpp"

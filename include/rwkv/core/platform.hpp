@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <string>
 
@@ -114,6 +115,45 @@ inline bool stat_file(int fd, file_status& out) noexcept {
     out.size = static_cast<std::size_t>(st.st_size);
     return true;
 }
+
+// Creates a new file for writing (fails with EEXIST when it exists; mode 0666 less the umask); the
+// descriptor is not inherited by child processes. −1 on failure.
+inline int create_new_file(const char* path) noexcept {
+    return ::open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+}
+
+// Writes all of [data, data + n), retrying short writes and EINTR. false on failure (errno set).
+inline bool write_all(int fd, const void* data, std::size_t n) noexcept {
+    const auto* p = static_cast<const unsigned char*>(data);
+    while (n > 0) {
+        const ssize_t w = ::write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return false;
+        }
+        p += w;
+        n -= static_cast<std::size_t>(w);
+    }
+    return true;
+}
+
+// Flushes a file's data to the device. false on failure (errno set).
+inline bool sync_file(int fd) noexcept { return ::fsync(fd) == 0; }
+
+// Closes a file, reporting whether the close (the last chance to see a write error) succeeded.
+inline bool close_file_checked(int fd) noexcept { return ::close(fd) == 0; }
+
+// Removes a file; errors are ignored (used to clean up after a failure).
+inline void remove_file(const char* path) noexcept { ::unlink(path); }
+
+// Renames a file atomically within one file system. false on failure (errno set).
+inline bool rename_file(const char* from, const char* to) noexcept { return std::rename(from, to) == 0; }
+
+// This process's id (to make temporary names unique).
+inline std::uint64_t process_id() noexcept { return static_cast<std::uint64_t>(::getpid()); }
+
+// Whether standard error is a terminal (progress bars only draw there).
+inline bool stderr_is_terminal() noexcept { return ::isatty(STDERR_FILENO) == 1; }
 
 // The system's text for an errno value.
 inline std::string error_message(int err) { return std::strerror(err); }

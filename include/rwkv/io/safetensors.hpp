@@ -8,8 +8,6 @@
 // tensors come back sorted by data offset (ties by name), i.e. in the order their bytes are stored.
 #pragma once
 
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -34,6 +32,7 @@
 
 #include "rwkv/core/dtype.hpp"
 #include "rwkv/core/error.hpp"
+#include "rwkv/core/platform.hpp"
 #include "rwkv/io/binary.hpp"
 #include "rwkv/io/tensor_entry.hpp"
 
@@ -219,23 +218,6 @@ struct tensor_to_write {
     std::span<const std::byte> bytes;  // numel·dtype_size(type) bytes, little-endian, row-major
 };
 
-namespace detail {
-
-// Writes all of `chunk` to fd, retrying short writes and EINTR; false with errno set on failure.
-inline bool write_all(int fd, std::span<const std::byte> chunk) noexcept {
-    while (!chunk.empty()) {
-        const ssize_t w = ::write(fd, chunk.data(), chunk.size());
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return false;
-        }
-        chunk = chunk.subspan(static_cast<std::size_t>(w));
-    }
-    return true;
-}
-
-}  // namespace detail
-
 // Writes a .safetensors file: "__metadata__" first (omitted when empty), tensors sorted by name and
 // packed back to back, the header padded with spaces so that the data starts 64-byte aligned in the
 // file (so in a mapping of it: matrices can be used in place). The file appears atomically: it is written to `p`.tmp-XXXXXXXX in the same directory,
@@ -289,35 +271,34 @@ inline void write_safetensors(const std::filesystem::path& p, std::span<const te
     static std::atomic<std::uint64_t> counter{0};
     std::string tmp;
     int fd = -1;
-    std::mt19937_64 rng(std::random_device{}() ^ (static_cast<std::uint64_t>(::getpid()) << 32) ^ counter.fetch_add(1));
+    std::mt19937_64 rng(std::random_device{}() ^ (platform::process_id() << 32) ^ counter.fetch_add(1));
     for (int attempt = 0; attempt < 100 && fd < 0; ++attempt) {
         static constexpr char hex[] = "0123456789abcdef";
         tmp = shown_path + ".tmp-";
         const std::uint64_t r = rng();
         for (int i = 0; i < 8; ++i) tmp += hex[(r >> (4 * i)) & 15u];
-        fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        fd = platform::create_new_file(tmp.c_str());
         if (fd < 0 && errno != EEXIST) break;
     }
     if (fd < 0) throw io_error(shown_path + ": cannot create temporary file " + tmp + ": " + std::strerror(errno));
 
     auto abandon = [&](const std::string& what) {
         const int err = errno;
-        if (fd >= 0) ::close(fd);
-        ::unlink(tmp.c_str());
+        if (fd >= 0) platform::close_file(fd);
+        platform::remove_file(tmp.c_str());
         throw io_error(shown_path + ": cannot " + what + ": " + std::strerror(err));
     };
-    if (!detail::write_all(fd, length) ||
-        !detail::write_all(fd, std::as_bytes(std::span<const char>(json.data(), json.size())))) {
+    if (!platform::write_all(fd, length.data(), length.size()) || !platform::write_all(fd, json.data(), json.size())) {
         abandon("write " + tmp);
     }
     for (const auto* t : sorted) {
-        if (!detail::write_all(fd, t->bytes)) abandon("write " + tmp);
+        if (!platform::write_all(fd, t->bytes.data(), t->bytes.size())) abandon("write " + tmp);
     }
-    if (::fsync(fd) != 0) abandon("flush " + tmp);
-    const int closed = ::close(fd);
+    if (!platform::sync_file(fd)) abandon("flush " + tmp);
+    const bool closed = platform::close_file_checked(fd);
     fd = -1;
-    if (closed != 0) abandon("close " + tmp);
-    if (::rename(tmp.c_str(), shown_path.c_str()) != 0) abandon("rename " + tmp + " to " + shown_path);
+    if (!closed) abandon("close " + tmp);
+    if (!platform::rename_file(tmp.c_str(), shown_path.c_str())) abandon("rename " + tmp + " to " + shown_path);
 }
 
 }  // namespace rwkv::io

@@ -51,7 +51,7 @@ struct weight_storage {
     std::size_t weight_bytes = 0;
     std::size_t matrix_elements = 0;
 
-    // Every matrix the model reads, with the tensor it was made from (models/convert.hpp writes
+    // Every matrix the model reads, with the tensor it was made from (tooling/convert.hpp writes
     // them back to a file in this form).
     struct stored_matrix {
         std::string name;

@@ -190,7 +190,7 @@ public:
 
     bool has_head() const noexcept { return !io_.head.empty(); }
 
-    // The source file and every matrix as the model keeps it (models/convert.hpp).
+    // The source file and every matrix as the model keeps it (tooling/convert.hpp).
     const weight_storage<weight_type>& weights() const noexcept { return store_; }
 
     // Bytes of weights read per decoded token with logits: every tensor but the embedding table

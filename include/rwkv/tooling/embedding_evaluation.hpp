@@ -1,4 +1,4 @@
-// rwkv/models/embedding/evaluation.hpp — MTEB-protocol evaluation of text embeddings on local data:
+// rwkv/tooling/embedding_evaluation.hpp — MTEB-protocol evaluation of text embeddings on local data:
 // BEIR-format retrieval (nDCG@10, MAP@10, recall@100, as MTEB computes them through pytrec_eval /
 // trec_eval) and STS (Spearman correlation of cosine similarity with gold scores).
 //

@@ -1,4 +1,4 @@
-// rwkv/models/goldfinch_init.hpp — random-weight GoldFinch checkpoints at any shape.
+// rwkv/tooling/goldfinch_init.hpp — random-weight GoldFinch checkpoints at any shape.
 //
 // Tensor names, shapes and order are the official Transformer state_dict (goldfinch-spec §4; the
 // golden goldfinch-c128-l3 list): Finch-C2 blocks 0 … n_c2−1 and GOLD blocks above them with the
@@ -12,7 +12,7 @@
 // Magnitudes follow init_common.hpp and the golden recipe: GOLD ln_q/ln_k weights ≈ 1.5 (peaked,
 // not one-hot attention), w_kv_cache_b's compressed columns ×2.5 so that the compressed key and
 // the embedding contribute comparably to the decompressed key.
-// Use rwkv/models/init.hpp, which validates the options, rather than calling this directly.
+// Use rwkv/tooling/init.hpp, which validates the options, rather than calling this directly.
 #pragma once
 
 #include <algorithm>
@@ -22,7 +22,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "rwkv/models/init_common.hpp"
+#include "rwkv/tooling/init_common.hpp"
 
 namespace rwkv::goldfinch {
 

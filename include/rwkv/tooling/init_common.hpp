@@ -1,4 +1,4 @@
-// rwkv/models/init_common.hpp — what every random-weight generator (rwkv4_init … goldfinch_init)
+// rwkv/tooling/init_common.hpp — what every random-weight generator (rwkv4_init … goldfinch_init)
 // shares: the options, the output tensor type, and a builder that draws each tensor from one PCG32
 // stream in the order it is added.
 //
@@ -27,7 +27,7 @@ struct named_tensor {
     std::vector<float> data;
 };
 
-// The shape and seed of a random-weight model (rwkv/models/init.hpp validates and dispatches).
+// The shape and seed of a random-weight model (rwkv/tooling/init.hpp validates and dispatches).
 struct init_options {
     architecture arch = architecture::rwkv7;
     std::size_t n_vocab = 256;

@@ -1,10 +1,10 @@
-// rwkv/models/rwkv7_init.hpp — random-weight RWKV-7 checkpoints at any shape.
+// rwkv/tooling/rwkv7_init.hpp — random-weight RWKV-7 checkpoints at any shape.
 //
 // For demos, tests and benchmarks that need no download. Tensor names and shapes are the official
 // training layout (arch-spec §5.1); LoRA ranks follow the released models of that width (§8) and
 // the training code's formula elsewhere. Magnitudes mimic a trained model (the golden recipe of
 // MANIFEST.md): unit-gain projections, decays from fast to very slow, logits of std ≈ 2.5.
-// rwkv/models/init.hpp is the entry point for every architecture; the shared pieces (norms, lerp
+// rwkv/tooling/init.hpp is the entry point for every architecture; the shared pieces (norms, lerp
 // coefficients, channel mix, embedding and head) are init_common.hpp's builder.
 #pragma once
 
@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "rwkv/core/error.hpp"
-#include "rwkv/models/init_common.hpp"
+#include "rwkv/tooling/init_common.hpp"
 
 namespace rwkv::rwkv7 {
 

@@ -1,4 +1,4 @@
-// rwkv/models/any.hpp — one run-time interface over every architecture and policy.
+// rwkv/any_model.hpp — one run-time interface over every architecture and policy.
 //
 // For tools that learn the architecture from the file (the CLI, bindings). Type erasure happens
 // once, at the model boundary: each virtual call runs a whole forward pass of a concrete
@@ -22,7 +22,7 @@
 #include "rwkv/core/precision.hpp"
 #include "rwkv/core/state.hpp"
 #include "rwkv/io/tensor_file.hpp"
-#include "rwkv/models/convert.hpp"
+#include "rwkv/tooling/convert.hpp"
 #include "rwkv/models/detect.hpp"
 #include "rwkv/models/goldfinch.hpp"
 #include "rwkv/models/rwkv4.hpp"
@@ -186,7 +186,7 @@ public:
     }
 
     model_summary summary() const { return impl_->summary(); }
-    // Writes the model as its precision keeps it, to a file that loads with no work (models/convert.hpp).
+    // Writes the model as its precision keeps it, to a file that loads with no work (tooling/convert.hpp).
     void save_converted(const std::filesystem::path& path) const { impl_->save_converted(path); }
     const std::string& source() const noexcept { return source_; }
     state make_state() const { return impl_->make_state(); }

@@ -1,4 +1,4 @@
-// rwkv/models/convert.hpp — writes a loaded model back to a .safetensors file in the form its
+// rwkv/tooling/convert.hpp — writes a loaded model back to a .safetensors file in the form its
 // precision policy keeps it, so that the next load does no work: every matrix is mapped and used
 // in place (rwkv-cli convert).
 //

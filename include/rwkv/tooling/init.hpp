@@ -1,4 +1,4 @@
-// rwkv/models/init.hpp — random-weight checkpoints of every architecture, at any shape.
+// rwkv/tooling/init.hpp — random-weight checkpoints of every architecture, at any shape.
 //
 //   rwkv::init_options o{.arch = rwkv::architecture::rwkv6, .n_vocab = 65536, .n_embd = 768, .n_layer = 12};
 //   auto tensors = rwkv::random_weights(o);          // official names and shapes, f32
@@ -17,12 +17,12 @@
 
 #include "rwkv/core/architecture.hpp"
 #include "rwkv/core/error.hpp"
-#include "rwkv/models/goldfinch_init.hpp"
-#include "rwkv/models/init_common.hpp"
-#include "rwkv/models/rwkv4_init.hpp"
-#include "rwkv/models/rwkv5_init.hpp"
-#include "rwkv/models/rwkv6_init.hpp"
-#include "rwkv/models/rwkv7_init.hpp"
+#include "rwkv/tooling/goldfinch_init.hpp"
+#include "rwkv/tooling/init_common.hpp"
+#include "rwkv/tooling/rwkv4_init.hpp"
+#include "rwkv/tooling/rwkv5_init.hpp"
+#include "rwkv/tooling/rwkv6_init.hpp"
+#include "rwkv/tooling/rwkv7_init.hpp"
 #include "rwkv/ops/wkv7.hpp"
 
 namespace rwkv {
