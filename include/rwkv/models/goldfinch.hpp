@@ -40,13 +40,13 @@
 #include "rwkv/ops/ddlerp.hpp"
 #include "rwkv/ops/functors.hpp"
 #include "rwkv/ops/gold_attention.hpp"
+#include "rwkv/ops/head_size.hpp"
 #include "rwkv/ops/linear.hpp"
 #include "rwkv/ops/lora.hpp"
 #include "rwkv/ops/map.hpp"
 #include "rwkv/ops/norm.hpp"
 #include "rwkv/ops/token_shift.hpp"
 #include "rwkv/ops/wkv6.hpp"
-#include "rwkv/ops/wkv7.hpp"
 
 namespace rwkv::goldfinch {
 

@@ -23,7 +23,7 @@
 #include "rwkv/models/rwkv5_init.hpp"
 #include "rwkv/models/rwkv6_init.hpp"
 #include "rwkv/models/rwkv7_init.hpp"
-#include "rwkv/ops/wkv7.hpp"
+#include "rwkv/ops/head_size.hpp"
 
 namespace rwkv {
 

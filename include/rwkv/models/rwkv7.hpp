@@ -31,6 +31,7 @@
 #include "rwkv/ops/channel_mix.hpp"
 #include "rwkv/ops/embedding.hpp"
 #include "rwkv/ops/functors.hpp"
+#include "rwkv/ops/head_size.hpp"
 #include "rwkv/ops/linear.hpp"
 #include "rwkv/ops/lora.hpp"
 #include "rwkv/ops/map.hpp"
