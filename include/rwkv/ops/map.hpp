@@ -48,22 +48,16 @@ void map(const Backend& be, matrix_view<float> out, Fn&& fn, const In&... in) {
     map_kernel<Backend>::run(be, out, fn, in...);
 }
 
-// exp and tanh on either side: the std:: float overloads on the host, CUDA's own in device code.
+// exp and tanh on either side: the std:: float overloads on the host, CUDA's own in device code
+// (nvcc's device pass defines __CUDA_ARCH__; both passes see the same host-device declarations).
 namespace math {
-RWKV_HOST_DEVICE inline float exp(float x) noexcept {
 #ifdef __CUDA_ARCH__
-    return ::expf(x);
+RWKV_HOST_DEVICE inline float exp(float x) noexcept { return ::expf(x); }
+RWKV_HOST_DEVICE inline float tanh(float x) noexcept { return ::tanhf(x); }
 #else
-    return std::exp(x);
+RWKV_HOST_DEVICE inline float exp(float x) noexcept { return std::exp(x); }
+RWKV_HOST_DEVICE inline float tanh(float x) noexcept { return std::tanh(x); }
 #endif
-}
-RWKV_HOST_DEVICE inline float tanh(float x) noexcept {
-#ifdef __CUDA_ARCH__
-    return ::tanhf(x);
-#else
-    return std::tanh(x);
-#endif
-}
 }  // namespace math
 
 // The scalar functions the architectures use, in one place.
