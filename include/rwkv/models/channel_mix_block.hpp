@@ -14,6 +14,7 @@
 #include "rwkv/core/tensor.hpp"
 #include "rwkv/models/loader.hpp"
 #include "rwkv/ops/channel_mix.hpp"
+#include "rwkv/ops/functors.hpp"
 #include "rwkv/ops/map.hpp"
 #include "rwkv/ops/norm.hpp"
 #include "rwkv/ops/token_shift.hpp"
@@ -72,7 +73,7 @@ void channel_mix_block(const Backend& be, const channel_mix_block_weights<W>& p,
     mix(p.mu_k, s.xk);
     if (p.ffn.has_receptance()) mix(p.mu_r, s.xr);
     ops::channel_mix(be, p.ffn, cm(s.xk), cm(s.xr), s.hidden, s.gate, s.out);
-    ops::map(be, x, [](float res, float dx) { return res + dx; }, cm(x), cm(s.out));
+    ops::map(be, x, ops::fn::add{}, cm(x), cm(s.out));
 }
 
 }  // namespace rwkv

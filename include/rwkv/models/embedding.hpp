@@ -41,6 +41,7 @@
 #include "rwkv/models/loader.hpp"
 #include "rwkv/models/rwkv7.hpp"
 #include "rwkv/models/workspace.hpp"
+#include "rwkv/ops/functors.hpp"
 #include "rwkv/ops/linear.hpp"
 #include "rwkv/ops/map.hpp"
 #include "rwkv/ops/norm.hpp"
@@ -301,11 +302,9 @@ public:
         using cm = const_matrix_view<float>;
         std::ranges::copy(pooled, ws.pooled.flat().begin());
         ops::linear(be, h.fc1, cm(ws.pooled), ws.hidden);
-        ops::map(
-            be, ws.hidden, [](float v) { return v > 0.0f ? v : 0.0f; }, cm(ws.hidden));
+        ops::map(be, ws.hidden, ops::fn::relu{}, cm(ws.hidden));
         ops::linear(be, h.fc2, cm(ws.hidden), ws.sum);
-        ops::map(
-            be, ws.sum, [](float mlp, float p) { return p + mlp; }, cm(ws.sum), cm(ws.pooled));
+        ops::map(be, ws.sum, ops::fn::add{}, cm(ws.pooled), cm(ws.sum));
         ops::layer_norm(be, cm(ws.sum), h.norm_weight, h.norm_bias, detail::as_row(out));
     }
 
@@ -523,8 +522,7 @@ public:
         const Backend& be = backbone_.backend();
         using cm = const_matrix_view<float>;
         ops::linear(be, w0_, cm(ws.feature), ws.hidden);
-        ops::map(
-            be, ws.hidden, [](float v, float b) { return std::tanh(v + b); }, cm(ws.hidden), b0_);
+        ops::map(be, ws.hidden, ops::fn::tanh_of_sum{}, cm(ws.hidden), b0_);
         ops::linear(be, w2_, cm(ws.hidden), ws.logit);
         return ws.logit(0, 0);
     }

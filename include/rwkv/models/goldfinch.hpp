@@ -17,7 +17,6 @@
 
 #include <algorithm>
 #include <cassert>
-#include <cmath>
 #include <utility>
 #include <filesystem>
 #include <iterator>
@@ -39,14 +38,15 @@
 #include "rwkv/models/loader.hpp"
 #include "rwkv/models/recurrent_model.hpp"
 #include "rwkv/ops/ddlerp.hpp"
+#include "rwkv/ops/functors.hpp"
 #include "rwkv/ops/gold_attention.hpp"
+#include "rwkv/ops/head_size.hpp"
 #include "rwkv/ops/linear.hpp"
 #include "rwkv/ops/lora.hpp"
 #include "rwkv/ops/map.hpp"
 #include "rwkv/ops/norm.hpp"
 #include "rwkv/ops/token_shift.hpp"
 #include "rwkv/ops/wkv6.hpp"
-#include "rwkv/ops/wkv7.hpp"
 
 namespace rwkv::goldfinch {
 
@@ -328,8 +328,8 @@ private:
         ops::linear(be, p.key, x_k, k);
         ops::linear(be, p.value, x_v, v);
         ops::lora(be, x_w, p.decay_lora, ops::lora_activation::tanh, matrix_view<float>(ws.hidden.data, T, cfg_.rank_decay), w);
-        ops::map(be, w, [](float lora, float w0) { return std::exp(-std::exp(w0 + lora)); }, cm(w), p.time_decay);
-        if (cfg_.use_one_minus_w) ops::map(be, k, [](float kk, float decay) { return kk * (1.0f - decay); }, cm(k), cm(w));
+        ops::map(be, w, ops::fn::rwkv6_decay{}, cm(w), p.time_decay);
+        if (cfg_.use_one_minus_w) ops::map(be, k, ops::fn::scale_by_one_minus{}, cm(k), cm(w));
 
         // WKV of RWKV-6 (u = 0 when v2 replaces the bonus); y += v2; LN over all channels; no gate.
         const auto S = state_slots::one(st.entry(kv_entry_[i]));
@@ -340,11 +340,11 @@ private:
             ops::linear(be, p.value, x_v2, v2);
             ops::lora(be, x_v2, p.value2_lora, ops::lora_activation::tanh,
                       matrix_view<float>(ws.hidden.data, T, cfg_.rank_v2), tmp);
-            ops::map(be, y, [](float yy, float a1, float a2) { return yy + a1 + a2; }, cm(y), cm(v2), cm(tmp));
+            ops::map(be, y, ops::fn::add3{}, cm(y), cm(v2), cm(tmp));
         }
         ops::layer_norm(be, cm(y), p.ln_x_weight, p.ln_x_bias, y);
         ops::linear(be, p.output, cm(y), tmp);
-        ops::map(be, x, [](float res, float dx) { return res + dx; }, cm(x), cm(tmp));
+        ops::map(be, x, ops::fn::add{}, cm(x), cm(tmp));
     }
 
     // After the last Finch-C2 block: append (c_t, tok_t) to the cache, then rebuild the shared
@@ -363,7 +363,7 @@ private:
         ops::embedding(be, io_.embedding, st.cache_tokens(), emb);  // e_j = LN0(E[tok_j])
         ops::linear(be, cache_b_emb_, cm(emb), key);
         ops::linear(be, cache_b_c_, c_rows, tmp);
-        ops::map(be, key, [](float from_e, float from_c) { return from_e + from_c; }, cm(key), cm(tmp));
+        ops::map(be, key, ops::fn::add{}, cm(key), cm(tmp));
         ops::rms_norm(be, cm(key), key);
         ops::rms_norm(be, cm(emb), emb);  // ô_j
     }
@@ -381,29 +381,27 @@ private:
         const auto zero = std::span<float>(ws.zero_row.data, cfg_.n_embd);
 
         // ô_{j−1} (zero before position 0); u_j = ô_j + (ô_{j−1} − ô_j) ⊙ μ_vc; z = tanh(u G1).
-        ops::map(be, ws.zero_row, [] { return 0.0f; });
+        ops::map(be, ws.zero_row, ops::fn::zero{});
         ops::token_shift(be, cm(emb), zero, prev);
         ops::mix_previous(be, cm(emb), cm(prev), p.maa_v_cache, u);
         const auto z = matrix_view<float>(ws.ctx_hidden.data, N, 2 * Dkv);
         ops::project(be, cm(u), p.kv_w1, z);
-        ops::map(be, z, [](float h) { return std::tanh(h); }, cm(z));
+        ops::map(be, z, ops::fn::tanh{}, cm(z));
         ops::project(be, cm(z.data, N, Dkv, z.stride), p.kv_w2[0], mk);
         ops::project(be, cm(z.data + Dkv, N, Dkv, z.stride), p.kv_w2[1], mv);
         // v⁰ = ô + (ô_{j−1} − ô) ⊙ (μ_v + mv)  (prev still holds ô_{j−1}).
-        ops::map(be, v, [](float cur, float pv, float mu, float lora) { return cur + (pv - cur) * (mu + lora); },
-                 cm(emb), cm(prev), p.maa_v, cm(mv));
+        ops::map(be, v, ops::fn::lerp_previous_lora{}, cm(emb), cm(prev), p.maa_v, cm(mv));
         // k⁰ = K̃ + (K̃_{j−1} − K̃) ⊙ (μ_k + mk).
-        ops::map(be, ws.zero_row, [] { return 0.0f; });
+        ops::map(be, ws.zero_row, ops::fn::zero{});
         ops::token_shift(be, cm(key), zero, prev);
-        ops::map(be, k, [](float cur, float pv, float mu, float lora) { return cur + (pv - cur) * (mu + lora); },
-                 cm(key), cm(prev), p.maa_k, cm(mk));
+        ops::map(be, k, ops::fn::lerp_previous_lora{}, cm(key), cm(prev), p.maa_k, cm(mk));
         // k¹ = k⁰ + tanh(k⁰ Ka) Kb; v¹ likewise; then LN_k, LN_v.
         ops::lora(be, cm(k), p.key_lora, ops::lora_activation::tanh,
                   matrix_view<float>(ws.ctx_hidden.data, N, cfg_.rank_key), tmp);
-        ops::map(be, k, [](float k0, float l) { return k0 + l; }, cm(k), cm(tmp));
+        ops::map(be, k, ops::fn::add{}, cm(k), cm(tmp));
         ops::lora(be, cm(v), p.value_lora, ops::lora_activation::tanh,
                   matrix_view<float>(ws.ctx_hidden.data, N, cfg_.rank_value), tmp);
-        ops::map(be, v, [](float v0, float l) { return v0 + l; }, cm(v), cm(tmp));
+        ops::map(be, v, ops::fn::add{}, cm(v), cm(tmp));
         ops::layer_norm(be, cm(k), p.ln_k_weight, p.ln_k_bias, k);
         ops::layer_norm(be, cm(v), p.ln_v_weight, p.ln_v_bias, v);
 
@@ -425,7 +423,7 @@ private:
         });
         ops::layer_norm(be, cm(y), p.ln_x_weight, p.ln_x_bias, y);
         ops::linear(be, p.output, cm(y), out);
-        ops::map(be, x, [](float res, float dx) { return res + dx; }, cm(x), cm(out));
+        ops::map(be, x, ops::fn::add{}, cm(x), cm(out));
     }
 
     void load_weights(const options& opt) {

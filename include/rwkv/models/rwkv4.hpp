@@ -19,6 +19,7 @@
 #include "rwkv/models/loader.hpp"
 #include "rwkv/models/recurrent_model.hpp"
 #include "rwkv/ops/channel_mix.hpp"
+#include "rwkv/ops/functors.hpp"
 #include "rwkv/ops/linear.hpp"
 #include "rwkv/ops/map.hpp"
 #include "rwkv/ops/norm.hpp"
@@ -127,15 +128,15 @@ private:
 
         // r = σ(W_r x_r), k = W_k x_k, v = W_v x_v.
         ops::linear(be, p.receptance, cm(xr), r);
-        ops::map(be, r, ops::sigmoid, cm(r));
+        ops::map(be, r, ops::fn::sigmoid{}, cm(r));
         ops::linear(be, p.key, cm(xk), k);
         ops::linear(be, p.value, cm(xv), v);
 
         // wkv over the tokens, then x ← x + W_o (r ⊙ wkv).
         ops::wkv4(be, agents.entry(5 * i + 1), agents.entry(5 * i + 2), agents.entry(5 * i + 3), p.w, p.u, cm(k), cm(v), y);
-        ops::map(be, y, [](float rr, float wkv) { return rr * wkv; }, cm(r), cm(y));
+        ops::map(be, y, ops::fn::multiply{}, cm(r), cm(y));
         ops::linear(be, p.output, cm(y), tmp);
-        ops::map(be, x, [](float res, float dx) { return res + dx; }, cm(x), cm(tmp));
+        ops::map(be, x, ops::fn::add{}, cm(x), cm(tmp));
     }
 
     // Channel mix of block i (§2.3): x ← x + σ(W_r x_r) ⊙ W_v relu²(W_k x_k).

@@ -20,12 +20,13 @@
 #include "rwkv/models/loader.hpp"
 #include "rwkv/models/recurrent_model.hpp"
 #include "rwkv/ops/channel_mix.hpp"
+#include "rwkv/ops/functors.hpp"
+#include "rwkv/ops/head_size.hpp"
 #include "rwkv/ops/linear.hpp"
 #include "rwkv/ops/map.hpp"
 #include "rwkv/ops/norm.hpp"
 #include "rwkv/ops/token_shift.hpp"
 #include "rwkv/ops/wkv6.hpp"
-#include "rwkv/ops/wkv7.hpp"
 
 namespace rwkv::rwkv5 {
 
@@ -130,10 +131,10 @@ private:
         ops::linear(be, p.key, cm(xk), k);
         ops::linear(be, p.value, cm(xv), v);
         ops::linear(be, p.gate, cm(xg), g);
-        ops::map(be, g, ops::silu, cm(g));
+        ops::map(be, g, ops::fn::silu{}, cm(g));
 
         // y = Σ_i r_i (u_i k_i v + S_i);  S ← k vᵀ + diag(w) S   (w the same for every token).
-        ops::map(be, w, [](float decay) { return decay; }, p.w);
+        ops::map(be, w, ops::fn::copy{}, p.w);
         const state_slots S = agents.entry(3 * i + 1);
         ops::with_head_size(cfg_.head_size, [&](auto n) {
             ops::wkv6<decltype(n)::value>(be, S, cm(r), cm(w), cm(k), cm(v), p.u, y);
@@ -141,9 +142,9 @@ private:
 
         // x ← x + W_o (GN_H(y; ln_x) ⊙ g).
         ops::group_norm(be, cm(y), p.ln_x_weight, p.ln_x_bias, cfg_.n_head, ops::group_norm_eps, y);
-        ops::map(be, y, [](float o, float gate) { return o * gate; }, cm(y), cm(g));
+        ops::map(be, y, ops::fn::multiply{}, cm(y), cm(g));
         ops::linear(be, p.output, cm(y), tmp);
-        ops::map(be, x, [](float res, float dx) { return res + dx; }, cm(x), cm(tmp));
+        ops::map(be, x, ops::fn::add{}, cm(x), cm(tmp));
     }
 
     // Channel mix: RWKV-4's (§3.3).

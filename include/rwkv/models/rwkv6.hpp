@@ -8,7 +8,6 @@
 #pragma once
 
 #include <array>
-#include <cmath>
 #include <filesystem>
 #include <memory>
 #include <span>
@@ -24,13 +23,14 @@
 #include "rwkv/models/rwkv5.hpp"
 #include "rwkv/ops/channel_mix.hpp"
 #include "rwkv/ops/ddlerp.hpp"
+#include "rwkv/ops/functors.hpp"
+#include "rwkv/ops/head_size.hpp"
 #include "rwkv/ops/linear.hpp"
 #include "rwkv/ops/lora.hpp"
 #include "rwkv/ops/map.hpp"
 #include "rwkv/ops/norm.hpp"
 #include "rwkv/ops/token_shift.hpp"
 #include "rwkv/ops/wkv6.hpp"
-#include "rwkv/ops/wkv7.hpp"
 
 namespace rwkv::rwkv6 {
 
@@ -141,12 +141,11 @@ private:
         ops::linear(be, p.key, cm(mixed[mix_k]), k);
         ops::linear(be, p.value, cm(mixed[mix_v]), v);
         ops::linear(be, p.gate, cm(mixed[mix_g]), g);
-        ops::map(be, g, ops::silu, cm(g));
+        ops::map(be, g, ops::fn::silu{}, cm(g));
 
         // Data-dependent decay: w = exp(−exp(time_decay + tanh(x_w · D1) · D2)), no clamp.
         ops::lora(be, cm(mixed[mix_w]), p.decay_lora, ops::lora_activation::tanh, rows(ws.decay_hidden), w);
-        ops::map(be, w, [](float lora, float base_decay) { return std::exp(-std::exp(base_decay + lora)); }, cm(w),
-                 p.time_decay);
+        ops::map(be, w, ops::fn::rwkv6_decay{}, cm(w), p.time_decay);
 
         // The RWKV-5.2 WKV with this token's decay; then x ← x + W_o (GN_H(y; ln_x) ⊙ g).
         const state_slots S = agents.entry(3 * i + 1);
@@ -154,9 +153,9 @@ private:
             ops::wkv6<decltype(n)::value>(be, S, cm(r), cm(w), cm(k), cm(v), p.u, y);
         });
         ops::group_norm(be, cm(y), p.ln_x_weight, p.ln_x_bias, cfg_.n_head, ops::group_norm_eps, y);
-        ops::map(be, y, [](float o, float gate) { return o * gate; }, cm(y), cm(g));
+        ops::map(be, y, ops::fn::multiply{}, cm(y), cm(g));
         ops::linear(be, p.output, cm(y), tmp);
-        ops::map(be, x, [](float res, float dx) { return res + dx; }, cm(x), cm(tmp));
+        ops::map(be, x, ops::fn::add{}, cm(x), cm(tmp));
     }
 
     // Channel mix (§4.3): the RWKV-4 block with the v6 lerp b + (prev − b) ⊙ μ.

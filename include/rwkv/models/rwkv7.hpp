@@ -7,7 +7,6 @@
 #pragma once
 
 #include <algorithm>
-#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -31,6 +30,8 @@
 #include "rwkv/models/workspace.hpp"
 #include "rwkv/ops/channel_mix.hpp"
 #include "rwkv/ops/embedding.hpp"
+#include "rwkv/ops/functors.hpp"
+#include "rwkv/ops/head_size.hpp"
 #include "rwkv/ops/linear.hpp"
 #include "rwkv/ops/lora.hpp"
 #include "rwkv/ops/map.hpp"
@@ -119,11 +120,8 @@ struct workspace {
     workspace& operator=(const workspace&) = delete;
 };
 
-// e^(−1/2), written as the reference does (spec §6 item 16).
-inline constexpr float decay_scale = 0.606531f;
-
-// RWKV-7 decay (§5.3): w = exp(−e^(−1/2)·σ(ω)), in (0.545, 1); no clamp (§6 item 17).
-inline float decay(float omega) noexcept { return std::exp(-decay_scale * ops::sigmoid(omega)); }
+// e^(−1/2), written as the reference does (spec §6 item 16); ops::fn::rwkv7_decay applies it.
+inline constexpr float decay_scale = ops::fn::rwkv7_decay::scale;
 
 template <backend Backend = backends::reference, precision::policy Precision = precision::f32>
 class model : public recurrent_model<model<Backend, Precision>, Backend, Precision, config, workspace> {
@@ -185,38 +183,34 @@ private:
 
         // Decay: w = exp(−e^(−1/2) σ(w0 + tanh(x_w W1) W2)).
         ops::lora(be, xw, p.w_lora, ops::lora_activation::tanh, lora_rows(ws, T, p.w_lora), w);
-        ops::map(be, w, [](float lora, float bias) { return decay(bias + lora); }, cm(w), p.w0);
+        ops::map(be, w, ops::fn::rwkv7_decay{}, cm(w), p.w0);
 
         // In-context learning rate: α = σ(a0 + x_a A1 A2).
         ops::lora(be, xa, p.a_lora, ops::lora_activation::none, lora_rows(ws, T, p.a_lora), alpha);
-        ops::map(be, alpha, [](float lora, float bias) { return ops::sigmoid(bias + lora); }, cm(alpha), p.a0);
+        ops::map(be, alpha, ops::fn::sigmoid_of_sum{}, cm(alpha), p.a0);
 
         // Output gate: g = σ(x_g G1) G2.
         ops::lora(be, xg, p.g_lora, ops::lora_activation::sigmoid, lora_rows(ws, T, p.g_lora), g);
 
         // Removal key κ̂ = normalize(k ⊙ k_k) per head, from k BEFORE its α rescale (§6 item 9).
-        ops::map(be, kappa, [](float kk, float scale) { return kk * scale; }, cm(k), p.k_k);
+        ops::map(be, kappa, ops::fn::multiply{}, cm(k), p.k_k);
         ops::l2_normalize_groups(be, kappa, N);
 
         // Replacement key: k ← k ⊙ (1 + (α − 1) ⊙ k_a).
-        ops::map(be, k, [](float kk, float al, float ka) { return kk * (1.0f + (al - 1.0f) * ka); }, cm(k), cm(alpha),
-                 p.k_a);
+        ops::map(be, k, ops::fn::rwkv7_replacement_key{}, cm(k), cm(alpha), p.k_a);
 
         // Value residual: layer 0 keeps v as v_first; later layers move v toward it by
         // σ(v0 + x_v V1 V2).
         if (i == 0) {
-            ops::map(be, v_first, [](float vv) { return vv; }, cm(v));
+            ops::map(be, v_first, ops::fn::copy{}, cm(v));
         } else {
             ops::lora(be, xv, p.v_lora, ops::lora_activation::none, lora_rows(ws, T, p.v_lora), tmp);
-            ops::map(
-                be, v,
-                [](float vv, float vf, float lora, float bias) { return vv + (vf - vv) * ops::sigmoid(bias + lora); },
-                cm(v), cm(v_first), cm(tmp), p.v0);
+            ops::map(be, v, ops::fn::value_residual{}, cm(v), cm(v_first), cm(tmp), p.v0);
         }
 
         // Generalized delta rule: S ← S (diag(w) − κ̂ (κ̂ ⊙ α)ᵀ) + v kᵀ;  y = S r.
-        ops::map(be, b, [](float ka, float al) { return ka * al; }, cm(kappa), cm(alpha));
-        ops::map(be, kappa, [](float ka) { return -ka; }, cm(kappa));
+        ops::map(be, b, ops::fn::multiply{}, cm(kappa), cm(alpha));
+        ops::map(be, kappa, ops::fn::negate{}, cm(kappa));
         const state_slots S = agents.entry(3 * i + 1);
         ops::with_head_size(N, [&](auto n) {
             ops::wkv7<decltype(n)::value>(be, S, cm(r), cm(w), cm(k), cm(v), cm(kappa), cm(b), y);
@@ -225,9 +219,9 @@ private:
         // o = GN_H(y; ln_x) + (Σ_j r k ρ)_h v_h;   x ← x + W_o (o ⊙ g).
         ops::group_norm(be, cm(y), p.ln_x_weight, p.ln_x_bias, cfg_.n_head, ops::group_norm_eps, y);
         ops::wkv7_bonus(be, N, cm(r), cm(k), cm(v), p.r_k, y);
-        ops::map(be, y, [](float o, float gate) { return o * gate; }, cm(y), cm(g));
+        ops::map(be, y, ops::fn::multiply{}, cm(y), cm(g));
         ops::linear(be, p.output, cm(y), tmp);
-        ops::map(be, x, [](float res, float dx) { return res + dx; }, cm(x), cm(tmp));
+        ops::map(be, x, ops::fn::add{}, cm(x), cm(tmp));
     }
 
     // Channel mix of block i (§5.3): x ← x + W_v relu²(W_k (b + (prev − b) ⊙ μ_k)), no receptance.

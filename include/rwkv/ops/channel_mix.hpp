@@ -9,6 +9,7 @@
 
 #include "rwkv/core/backend.hpp"
 #include "rwkv/core/tensor.hpp"
+#include "rwkv/ops/functors.hpp"
 #include "rwkv/ops/linear.hpp"
 #include "rwkv/ops/map.hpp"
 
@@ -28,13 +29,12 @@ void channel_mix(const Backend& be, const channel_mix_weights<W>& w, const_matri
                  const_matrix_view<float> xr, matrix_view<float> hidden, matrix_view<float> gate,
                  matrix_view<float> out) {
     linear(be, w.key, xk, hidden);
-    map(be, hidden, relu_squared, const_matrix_view<float>(hidden));
+    map(be, hidden, fn::relu_squared{}, const_matrix_view<float>(hidden));
     linear(be, w.value, const_matrix_view<float>(hidden), out);
     if (w.has_receptance()) {
         assert(xr.rows == xk.rows);
         linear(be, w.receptance, xr, gate);
-        map(be, out, [](float v, float r) { return sigmoid(r) * v; }, const_matrix_view<float>(out),
-            const_matrix_view<float>(gate));
+        map(be, out, fn::sigmoid_gate{}, const_matrix_view<float>(out), const_matrix_view<float>(gate));
     }
 }
 

@@ -10,11 +10,11 @@
 
 #include <array>
 #include <cassert>
-#include <cmath>
 #include <span>
 
 #include "rwkv/core/backend.hpp"
 #include "rwkv/core/tensor.hpp"
+#include "rwkv/ops/functors.hpp"
 #include "rwkv/ops/linear.hpp"
 #include "rwkv/ops/map.hpp"
 
@@ -36,14 +36,13 @@ void ddlerp(const Backend& be, const ddlerp_weights<W, K>& p, const_matrix_view<
     using cm = const_matrix_view<float>;
     const std::size_t D = p.w1.cols / K;
     assert(hidden.cols == K * D && p.w1.cols == K * D);
-    map(be, d, [](float pv, float cur) { return pv - cur; }, prev, a);
-    map(be, z, [](float cur, float dd, float mu) { return cur + dd * mu; }, a, cm(d), p.mu_x);
+    map(be, d, fn::subtract{}, prev, a);
+    map(be, z, fn::lerp_delta{}, a, cm(d), p.mu_x);
     project(be, cm(z), p.w1, hidden);
-    map(be, hidden, [](float h) { return std::tanh(h); }, cm(hidden));
+    map(be, hidden, fn::tanh{}, cm(hidden));
     for (std::size_t f = 0; f < K; ++f) {
         project(be, cm(hidden.data + f * D, hidden.rows, D, hidden.stride), p.w2[f], m);
-        map(be, out[f], [](float cur, float dd, float mu, float lora) { return cur + dd * (mu + lora); }, a, cm(d),
-            p.mu[f], cm(m));
+        map(be, out[f], fn::lerp_delta_lora{}, a, cm(d), p.mu[f], cm(m));
     }
 }
 

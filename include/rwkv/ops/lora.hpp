@@ -8,10 +8,10 @@
 #pragma once
 
 #include <cassert>
-#include <cmath>
 
 #include "rwkv/core/backend.hpp"
 #include "rwkv/core/tensor.hpp"
+#include "rwkv/ops/functors.hpp"
 #include "rwkv/ops/linear.hpp"
 #include "rwkv/ops/map.hpp"
 
@@ -34,8 +34,8 @@ void lora(const Backend& be, const_matrix_view<float> x, const lora_weights<W>& 
     project(be, x, w.down, hidden);
     switch (f) {
         case lora_activation::none: break;
-        case lora_activation::tanh: map(be, hidden, [](float h) { return std::tanh(h); }, const_matrix_view<float>(hidden)); break;
-        case lora_activation::sigmoid: map(be, hidden, [](float h) { return sigmoid(h); }, const_matrix_view<float>(hidden)); break;
+        case lora_activation::tanh: map(be, hidden, fn::tanh{}, const_matrix_view<float>(hidden)); break;
+        case lora_activation::sigmoid: map(be, hidden, fn::sigmoid{}, const_matrix_view<float>(hidden)); break;
     }
     project(be, const_matrix_view<float>(hidden), w.up, out);
 }

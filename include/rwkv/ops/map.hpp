@@ -2,8 +2,9 @@
 //
 // `map(be, out, fn, in...)` sets out[t][c] = fn(in[t][c]...). An input is either a matrix with the
 // shape of `out`, or a channel vector (std::span of length C) broadcast over the rows — the form
-// every "x + (prev − x) ⊙ μ" and "σ(bias + LoRA)" in the papers takes. The functor is the math;
-// the backend decides how to run it (a loop, SIMD lanes, a CUDA grid).
+// every "x + (prev − x) ⊙ μ" and "σ(bias + LoRA)" in the papers takes. The functor is the math
+// (a named struct from ops/functors.hpp, so that a device kernel compiled on its own can
+// instantiate it too); the backend decides how to run it (a loop, SIMD lanes, a CUDA grid).
 #pragma once
 
 #include <cassert>
@@ -12,6 +13,7 @@
 #include <type_traits>
 
 #include "rwkv/core/backend.hpp"
+#include "rwkv/core/host_device.hpp"
 #include "rwkv/core/tensor.hpp"
 
 namespace rwkv::ops {
@@ -46,9 +48,21 @@ void map(const Backend& be, matrix_view<float> out, Fn&& fn, const In&... in) {
     map_kernel<Backend>::run(be, out, fn, in...);
 }
 
+// exp and tanh on either side: the std:: float overloads on the host, CUDA's own in device code
+// (nvcc's device pass defines __CUDA_ARCH__; both passes see the same host-device declarations).
+namespace math {
+#ifdef __CUDA_ARCH__
+RWKV_HOST_DEVICE inline float exp(float x) noexcept { return ::expf(x); }
+RWKV_HOST_DEVICE inline float tanh(float x) noexcept { return ::tanhf(x); }
+#else
+RWKV_HOST_DEVICE inline float exp(float x) noexcept { return std::exp(x); }
+RWKV_HOST_DEVICE inline float tanh(float x) noexcept { return std::tanh(x); }
+#endif
+}  // namespace math
+
 // The scalar functions the architectures use, in one place.
-inline float sigmoid(float x) noexcept { return 1.0f / (1.0f + std::exp(-x)); }
-inline float silu(float x) noexcept { return x * sigmoid(x); }
-inline float relu_squared(float x) noexcept { return x > 0.0f ? x * x : 0.0f; }
+RWKV_HOST_DEVICE inline float sigmoid(float x) noexcept { return 1.0f / (1.0f + math::exp(-x)); }
+RWKV_HOST_DEVICE inline float silu(float x) noexcept { return x * sigmoid(x); }
+RWKV_HOST_DEVICE inline float relu_squared(float x) noexcept { return x > 0.0f ? x * x : 0.0f; }
 
 }  // namespace rwkv::ops

@@ -14,6 +14,7 @@
 #include "rwkv/core/agent_batch.hpp"
 #include "rwkv/core/backend.hpp"
 #include "rwkv/core/tensor.hpp"
+#include "rwkv/ops/functors.hpp"
 #include "rwkv/ops/map.hpp"
 
 namespace rwkv::ops {
@@ -45,13 +46,13 @@ void token_shift(const Backend& be, const_matrix_view<float> a, const state_slot
 template <backend Backend, class Coeff>
 void mix_previous(const Backend& be, const_matrix_view<float> a, const_matrix_view<float> prev, const Coeff& mu,
                   matrix_view<float> out) {
-    map(be, out, [](float x, float p, float m) { return x + (p - x) * m; }, a, prev, mu);
+    map(be, out, fn::lerp_previous{}, a, prev, mu);
 }
 
 template <backend Backend, class Coeff>
 void mix_current(const Backend& be, const_matrix_view<float> a, const_matrix_view<float> prev, const Coeff& mu,
                  matrix_view<float> out) {
-    map(be, out, [](float x, float p, float m) { return x * m + p * (1.0f - m); }, a, prev, mu);
+    map(be, out, fn::lerp_current{}, a, prev, mu);
 }
 
 }  // namespace rwkv::ops

@@ -11,16 +11,12 @@
 // The head size N is a compile-time parameter (64 in every release); H is the row width / N.
 #pragma once
 
-#include <array>
 #include <cassert>
 #include <cstddef>
 #include <span>
-#include <string>
-#include <utility>
 
 #include "rwkv/core/agent_batch.hpp"
 #include "rwkv/core/backend.hpp"
-#include "rwkv/core/error.hpp"
 #include "rwkv/core/tensor.hpp"
 
 namespace rwkv::ops {
@@ -72,22 +68,6 @@ void wkv7_bonus(const Backend& be, std::size_t head_size, const_matrix_view<floa
                 const_matrix_view<float> v, std::span<const float> r_k, matrix_view<float> y) {
     assert(r_k.size() == r.cols && r.cols % head_size == 0);
     wkv7_bonus_kernel<Backend>::run(be, head_size, r, k, v, r_k, y);
-}
-
-// Head sizes compiled in. Every released RWKV-5/6/7 and GoldFinch model uses 64.
-inline constexpr std::array<std::size_t, 3> supported_head_sizes{32, 64, 128};
-
-// Calls fn(std::integral_constant<std::size_t, N>{}) for the run-time head size n.
-template <class Fn>
-decltype(auto) with_head_size(std::size_t n, Fn&& fn) {
-    switch (n) {
-        case 32: return std::forward<Fn>(fn)(std::integral_constant<std::size_t, 32>{});
-        case 64: return std::forward<Fn>(fn)(std::integral_constant<std::size_t, 64>{});
-        case 128: return std::forward<Fn>(fn)(std::integral_constant<std::size_t, 128>{});
-        default:
-            throw unsupported_error("head size " + std::to_string(n) +
-                                    " is not compiled in (supported: 32, 64, 128)");
-    }
 }
 
 }  // namespace rwkv::ops

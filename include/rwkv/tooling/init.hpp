@@ -17,13 +17,13 @@
 
 #include "rwkv/core/architecture.hpp"
 #include "rwkv/core/error.hpp"
+#include "rwkv/ops/head_size.hpp"
 #include "rwkv/tooling/goldfinch_init.hpp"
 #include "rwkv/tooling/init_common.hpp"
 #include "rwkv/tooling/rwkv4_init.hpp"
 #include "rwkv/tooling/rwkv5_init.hpp"
 #include "rwkv/tooling/rwkv6_init.hpp"
 #include "rwkv/tooling/rwkv7_init.hpp"
-#include "rwkv/ops/wkv7.hpp"
 
 namespace rwkv {
 
