@@ -49,6 +49,16 @@ struct state_slots {
     }
 };
 
+// Calls fn(g, first_row, rows) for each agent g of `slots` that owns rows among `total_rows`: the loop
+// every per-agent op runs (token shift, the WKV scans).
+template <class Fn>
+void for_each_agent(const state_slots& slots, std::size_t total_rows, Fn&& fn) {
+    for (std::size_t g = 0; g < slots.agents; ++g) {
+        const auto [first, n] = slots.rows_of(g, total_rows);
+        if (n != 0) fn(g, first, n);
+    }
+}
+
 // The states a forward call advances and the rows each owns. Non-owning: the arrays live in the
 // caller's frame (one agent) or the workspace (a batch), so making one never allocates.
 class agent_batch {

@@ -35,12 +35,10 @@ void token_shift(const Backend& be, const_matrix_view<float> a, std::span<float>
 template <backend Backend>
 void token_shift(const Backend& be, const_matrix_view<float> a, const state_slots& sx, matrix_view<float> prev) {
     assert(a.rows == prev.rows && a.cols == prev.cols);
-    for (std::size_t g = 0; g < sx.agents; ++g) {
-        const auto [first, n] = sx.rows_of(g, a.rows);
-        if (n == 0) continue;
+    for_each_agent(sx, a.rows, [&](std::size_t g, std::size_t first, std::size_t n) {
         token_shift_kernel<Backend>::run(be, a.rows_slice(first, n), std::span<float>(sx.agent(g), a.cols),
                                          prev.rows_slice(first, n));
-    }
+    });
 }
 
 template <backend Backend, class Coeff>

@@ -41,12 +41,10 @@ void wkv4(const Backend& be, const state_slots& aa, const state_slots& bb, const
           std::span<const float> w, std::span<const float> u, const_matrix_view<float> k, const_matrix_view<float> v,
           matrix_view<float> out) {
     const std::size_t C = k.cols;
-    for (std::size_t g = 0; g < aa.agents; ++g) {
-        const auto [first, n] = aa.rows_of(g, k.rows);
-        if (n == 0) continue;
+    for_each_agent(aa, k.rows, [&](std::size_t g, std::size_t first, std::size_t n) {
         wkv4(be, std::span<float>(aa.agent(g), C), std::span<float>(bb.agent(g), C), std::span<float>(pp.agent(g), C),
              w, u, k.rows_slice(first, n), v.rows_slice(first, n), out.rows_slice(first, n));
-    }
+    });
 }
 
 }  // namespace rwkv::ops

@@ -40,13 +40,11 @@ void wkv6(const Backend& be, const state_slots& state, const_matrix_view<float> 
     if constexpr (requires { wkv6_kernel<Backend, N>::run_agents(be, state, r, w, k, v, u, y); }) {
         wkv6_kernel<Backend, N>::run_agents(be, state, r, w, k, v, u, y);
     } else {
-        for (std::size_t g = 0; g < state.agents; ++g) {
-            const auto [first, n] = state.rows_of(g, r.rows);
-            if (n == 0) continue;
-            auto rows = [first = first, n = n](auto m) { return m.rows_slice(first, n); };
+        for_each_agent(state, r.rows, [&](std::size_t g, std::size_t first, std::size_t n) {
+            auto rows = [first, n](auto m) { return m.rows_slice(first, n); };
             wkv6_kernel<Backend, N>::run(be, tensor3_view<float>{state.agent(g), r.cols / N, N, N}, rows(r), rows(w),
                                          rows(k), rows(v), u, rows(y));
-        }
+        });
     }
 }
 
