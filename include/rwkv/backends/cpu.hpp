@@ -278,7 +278,7 @@ struct wkv7_kernel<backends::cpu, N> {
             [&](auto scan, tensor3_view<float> S, std::size_t h, std::size_t first, std::size_t n) {
                 auto rows = [first, n](auto m) { return m.rows_slice(first, n); };
                 auto p = cpu_detail::head_args<N>(S, h, rows(r), rows(w), rows(k), rows(v), rows(y));
-                p.a = a.data + first * a.stride + h * N, p.b = b.data + first * b.stride + h * N;
+                p.a = rows(a).data + h * N, p.b = rows(b).data + h * N;
                 p.lda = a.stride, p.ldb = b.stride;
                 scan(p);
             });

@@ -87,9 +87,7 @@ public:
     void forward(std::span<const std::int32_t> tokens, state& st, Workspace& ws, std::span<float> logits,
                  logits_mode mode = logits_mode::last) const {
         check_forward_args(tokens, st, ws, logits, mode, cfg_.n_vocab, *layout_, "forward");
-        if (mode != logits_mode::none && io_.head.empty())
-            throw invalid_argument(source() + ": this model has no head.weight (a features-only backbone): use "
-                                              "forward_features or logits_mode::none");
+        require_head(mode, "forward_features or logits_mode::none");
         const std::size_t V = cfg_.n_vocab;
         for (std::size_t done = 0; done < tokens.size();) {
             const std::size_t n = std::min(ws.capacity, tokens.size() - done);
@@ -149,7 +147,7 @@ public:
                        logits_mode mode = logits_mode::last) const {
         const std::size_t B = states.size(), V = cfg_.n_vocab;
         check_batch_args(tokens, lengths, states, ws, logits, mode);
-        auto length = [&](std::size_t g) { return lengths.empty() ? std::size_t{1} : lengths[g]; };
+        auto length = [lengths](std::size_t g) { return agent_length(lengths, g); };
 
         if constexpr (!batches_agents()) {
             for (std::size_t g = 0, row = 0; g < B; row += length(g), ++g) {
@@ -272,7 +270,7 @@ protected:
                                    std::to_string(B) + " agents");
         std::size_t rows = 0;
         for (std::size_t g = 0; g < B; ++g) {
-            const std::size_t n = lengths.empty() ? 1 : lengths[g];
+            const std::size_t n = agent_length(lengths, g);
             if (n == 0) throw invalid_argument(std::string(who) + ": agent " + std::to_string(g) + " has no tokens");
             rows += n;
             if (!states[g]) throw invalid_argument(std::string(who) + ": agent " + std::to_string(g) + "'s state is null");
@@ -291,15 +289,25 @@ protected:
         const std::size_t need = mode == logits_mode::all ? rows * cfg_.n_vocab
                                  : mode == logits_mode::last ? B * cfg_.n_vocab
                                                              : 0;
-        for (std::size_t g = 0, row = 0; g < B; row += lengths.empty() ? 1 : lengths[g], ++g)
-            check_forward_args(tokens.subspan(row, lengths.empty() ? 1 : lengths[g]), *states[g], ws, {},
+        for (std::size_t g = 0, row = 0; g < B; row += agent_length(lengths, g), ++g)
+            check_forward_args(tokens.subspan(row, agent_length(lengths, g)), *states[g], ws, {},
                                logits_mode::none, cfg_.n_vocab, *layout_, who);
         if (logits.size() < need)
             throw invalid_argument(std::string(who) + ": logits buffer holds " + std::to_string(logits.size()) +
                                    " floats, needs " + std::to_string(need));
+        require_head(mode, "logits_mode::none");
+    }
+
+    // Logits need head.weight; `instead` names what a features-only backbone can call.
+    void require_head(logits_mode mode, const char* instead) const {
         if (mode != logits_mode::none && io_.head.empty())
-            throw invalid_argument(source() + ": this model has no head.weight (a features-only backbone): use "
-                                              "logits_mode::none");
+            throw invalid_argument(source() + ": this model has no head.weight (a features-only backbone): use " +
+                                   instead);
+    }
+
+    // Tokens agent g consumes in a batched call (lengths empty: one each).
+    static std::size_t agent_length(std::span<const std::size_t> lengths, std::size_t g) noexcept {
+        return lengths.empty() ? 1 : lengths[g];
     }
 
     // The shape of a tensor whose rank and positivity are checked; dims read from it.
