@@ -267,7 +267,7 @@ struct wkv7_kernel<backends::cpu, N> {
     static void run(const backends::cpu& be, tensor3_view<float> state, const_matrix_view<float> r,
                     const_matrix_view<float> w, const_matrix_view<float> k, const_matrix_view<float> v,
                     const_matrix_view<float> a, const_matrix_view<float> b, matrix_view<float> y) {
-        run_agents(be, state_slots::one(std::span<float>(state.data, state.size())), r, w, k, v, a, b, y);
+        run_agents(be, state_slots::one(state.data), r, w, k, v, a, b, y);
     }
 
     static void run_agents(const backends::cpu& be, const state_slots& state, const_matrix_view<float> r,
@@ -290,7 +290,7 @@ struct wkv6_kernel<backends::cpu, N> {
     static void run(const backends::cpu& be, tensor3_view<float> state, const_matrix_view<float> r,
                     const_matrix_view<float> w, const_matrix_view<float> k, const_matrix_view<float> v,
                     std::span<const float> u, matrix_view<float> y) {
-        run_agents(be, state_slots::one(std::span<float>(state.data, state.size())), r, w, k, v, u, y);
+        run_agents(be, state_slots::one(state.data), r, w, k, v, u, y);
     }
 
     static void run_agents(const backends::cpu& be, const state_slots& state, const_matrix_view<float> r,
@@ -352,6 +352,7 @@ struct norm_kernel<backends::cpu> {
         });
     }
 };
+template <> struct cache_kernel<backends::cpu> : cache_kernel<backends::reference> {};
 template <> struct embedding_kernel<backends::cpu> : embedding_kernel<backends::reference> {};
 template <> struct token_shift_kernel<backends::cpu> : token_shift_kernel<backends::reference> {};
 template <> struct wkv4_kernel<backends::cpu> : wkv4_kernel<backends::reference> {};

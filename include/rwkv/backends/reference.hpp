@@ -1,6 +1,7 @@
 // rwkv/backends/reference.hpp — the reference backend: every op as plain loops.
 #pragma once
 
+#include "rwkv/backends/reference/cache.hpp"
 #include "rwkv/backends/reference/embedding.hpp"
 #include "rwkv/backends/reference/gold_attention.hpp"
 #include "rwkv/backends/reference/linear.hpp"

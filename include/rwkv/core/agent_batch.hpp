@@ -22,7 +22,8 @@
 
 namespace rwkv {
 
-// One entry of the state list (by its offset), for every agent of a batch.
+// One entry of the state list (by its offset), for every agent of a batch. The pointers point into
+// the states' memory space (the model's backend's): only kernels running there dereference them.
 struct state_slots {
     float* const* base = nullptr;            // [agents]: each agent's state values; nullptr: one agent, `single`
     const std::size_t* row_begin = nullptr;  // [agents + 1]: agent g owns rows [row_begin[g], row_begin[g + 1]);
@@ -32,9 +33,9 @@ struct state_slots {
     float* single = nullptr;
 
     // A single agent's entry (or any per-agent buffer used as one): it owns every row.
-    static state_slots one(std::span<float> entry) noexcept {
+    static state_slots one(float* entry) noexcept {
         state_slots s;
-        s.single = entry.data();
+        s.single = entry;
         return s;
     }
 
@@ -61,21 +62,22 @@ void for_each_agent(const state_slots& slots, std::size_t total_rows, Fn&& fn) {
 
 // The states a forward call advances and the rows each owns. Non-owning: the arrays live in the
 // caller's frame (one agent) or the workspace (a batch), so making one never allocates.
+template <memory_space Space = host_space>
 class agent_batch {
-    state* const* states_ = nullptr;
+    basic_state<Space>* const* states_ = nullptr;
     float* const* base_ = nullptr;
     const std::size_t* row_begin_ = nullptr;
     std::size_t count_ = 0;
 
 public:
     // row_begin may be nullptr for a single agent (it owns every row).
-    agent_batch(state* const* states, float* const* base, const std::size_t* row_begin, std::size_t count) noexcept
+    agent_batch(basic_state<Space>* const* states, float* const* base, const std::size_t* row_begin, std::size_t count) noexcept
         : states_(states), base_(base), row_begin_(row_begin), count_(count) {
         assert(count >= 1 && (row_begin || count == 1));
     }
 
     std::size_t size() const noexcept { return count_; }
-    state& operator[](std::size_t g) const noexcept {
+    basic_state<Space>& operator[](std::size_t g) const noexcept {
         assert(g < count_);
         return *states_[g];
     }

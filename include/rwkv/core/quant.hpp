@@ -76,8 +76,9 @@ inline float quant_code(const std::int8_t* row, std::size_t j) noexcept {
     }
 }
 
-template <quant_format Q>
-struct matrix_view<const Q> {
+template <quant_format Q, memory_space Space>
+struct matrix_view<const Q, Space> {
+    using space = Space;
     const std::int8_t* codes = nullptr;
     const float* scales = nullptr;
     std::size_t rows = 0;
@@ -86,7 +87,9 @@ struct matrix_view<const Q> {
     std::size_t scale_stride = 0;  // floats between rows
 
     // The dequantized weight (i, j).
-    float operator()(std::size_t i, std::size_t j) const noexcept {
+    float operator()(std::size_t i, std::size_t j) const noexcept
+        requires Space::host_accessible
+    {
         assert(i < rows && j < cols);
         return scales[i * scale_stride + j / quant_block_size] * quant_code<Q::bits>(codes + i * code_stride, j);
     }

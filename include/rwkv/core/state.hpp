@@ -13,6 +13,8 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "rwkv/core/architecture.hpp"
@@ -63,19 +65,69 @@ struct state_layout {
     }
 };
 
-class state {
+// n cached values of type `type` (f32, bf16 or f16) at src, widened to f32 at dst (host memory).
+inline void widen_cache_values(dtype type, const std::byte* src, float* dst, std::size_t n) {
+    auto load_16 = [&](auto tag, std::size_t i) {
+        std::uint16_t b;
+        std::memcpy(&b, src + 2 * i, 2);
+        return decltype(tag)::from_bits(b).to_float();
+    };
+    switch (type) {
+        case dtype::f32: if (n != 0) std::memcpy(dst, src, n * 4); break;
+        case dtype::bf16: for (std::size_t i = 0; i < n; ++i) dst[i] = load_16(bf16{}, i); break;
+        case dtype::f16: for (std::size_t i = 0; i < n; ++i) dst[i] = load_16(f16{}, i); break;
+        case dtype::i8:
+        case dtype::u8: throw state_error("state: a context cache is f32, bf16 or f16");
+    }
+}
+
+// n f32 values at src rounded to `type` (f32, bf16 or f16) at dst (host memory).
+inline void narrow_cache_values(dtype type, const float* src, std::byte* dst, std::size_t n) {
+    switch (type) {
+        case dtype::f32: if (n != 0) std::memcpy(dst, src, n * 4); break;
+        case dtype::bf16:
+            for (std::size_t i = 0; i < n; ++i) {
+                const std::uint16_t b = bf16::from_float(src[i]).bits;
+                std::memcpy(dst + 2 * i, &b, 2);
+            }
+            break;
+        case dtype::f16:
+            for (std::size_t i = 0; i < n; ++i) {
+                const std::uint16_t b = f16::from_float(src[i]).bits;
+                std::memcpy(dst + 2 * i, &b, 2);
+            }
+            break;
+        case dtype::i8:
+        case dtype::u8: throw state_error("state: a context cache is f32, bf16 or f16");
+    }
+}
+
+// A state whose values (and context cache) live in memory space `Space` (core/memory_space.hpp):
+// the host heap for the cpu and reference backends, a device's memory for a device backend. A
+// model's states live in its backend's space between calls; to_host / from_host copy them across
+// explicitly (saving a state is a to_host and a write). Copying a state copies within its space.
+// In a host-accessible space values() and entry() are std::spans and the cache can be read and
+// written directly; in any other space they are views the host cannot dereference.
+template <memory_space Space = host_space>
+class basic_state {
     std::shared_ptr<const state_layout> layout_;
-    aligned_buffer<float> values_;
+    buffer<float, Space> values_;
     // The growing context cache (layout().cache_width > 0 only): one row of cache_width values of
-    // cache_dtype and one token id per past token. Appending within the reserved capacity never
-    // allocates.
-    std::vector<std::byte> cache_bytes_;
-    std::vector<std::int32_t> cache_tokens_;
-    std::size_t cache_capacity_ = 0;
+    // cache_dtype and one token id per past token, both in the space, in buffers of a reserved
+    // capacity; appending within it never allocates (ops/cache.hpp appends).
+    buffer<std::byte, Space> cache_rows_;
+    buffer<std::int32_t, Space> cache_ids_;
+    std::size_t cache_size_ = 0;
+
+    template <memory_space>
+    friend class basic_state;
 
 public:
-    state() = default;
-    explicit state(std::shared_ptr<const state_layout> layout)
+    using space = Space;
+    static constexpr bool host_accessible = Space::host_accessible;
+
+    basic_state() = default;
+    explicit basic_state(std::shared_ptr<const state_layout> layout)
         : layout_(std::move(layout)), values_(layout_ ? layout_->total : 0) {}
 
     const state_layout& layout() const {
@@ -85,101 +137,121 @@ public:
     const std::shared_ptr<const state_layout>& layout_ptr() const noexcept { return layout_; }
     bool empty() const noexcept { return !layout_; }
 
-    std::span<float> values() noexcept { return values_.span(); }
-    std::span<const float> values() const noexcept { return values_.span(); }
+    // Every value, in the official state-list order.
+    auto values() noexcept { return as_range(values_.view()); }
+    auto values() const noexcept { return as_range(values_.view()); }
+    // The first value, as a pointer into the space (for kernels that run there).
+    float* data_handle() noexcept { return values_.data_handle(); }
+    const float* data_handle() const noexcept { return values_.data_handle(); }
 
     // Entry i of the official state list.
-    std::span<float> entry(std::size_t i) noexcept {
+    auto entry(std::size_t i) noexcept {
         const auto& e = layout_->entries[i];
-        return values_.span().subspan(e.offset, e.count);
+        return as_range(values_.view().subview(e.offset, e.count));
     }
-    std::span<const float> entry(std::size_t i) const noexcept {
+    auto entry(std::size_t i) const noexcept {
         const auto& e = layout_->entries[i];
-        return values_.span().subspan(e.offset, e.count);
+        return as_range(values_.view().subview(e.offset, e.count));
     }
 
-    // A copy is an independent fork.
-    state fork() const { return *this; }
+    // Entry i's first value, as a pointer into the space (for kernels that run there).
+    float* entry_handle(std::size_t i) noexcept { return values_.data_handle() + layout_->entries[i].offset; }
+    // Sets entry i to zeros, within the space.
+    void zero_entry(std::size_t i) noexcept {
+        fill_zero<Space>(entry_handle(i), layout_->entries[i].count * sizeof(float));
+    }
+
+    // A copy is an independent fork (in the same space).
+    basic_state fork() const { return *this; }
+
+    // ---- across spaces -------------------------------------------------------------------------
+    // This state's values and cache copied to the host.
+    basic_state<host_space> to_host() const {
+        basic_state<host_space> h;
+        copy_into(h, *this);
+        return h;
+    }
+    // A state of this space holding `h`'s values and cache.
+    static basic_state from_host(const basic_state<host_space>& h) {
+        basic_state s;
+        copy_into(s, h);
+        return s;
+    }
+    // The values alone, to or from host memory of layout().total floats.
+    void copy_values_to_host(std::span<float> dst) const { values_.copy_to_host(dst); }
+    void copy_values_from_host(std::span<const float> src) { values_.copy_from_host(src); }
 
     // ---- context cache (architectures with layout().cache_width > 0) ----
-    std::size_t cache_size() const noexcept { return cache_tokens_.size(); }
-    std::size_t cache_capacity() const noexcept { return cache_capacity_; }
-    std::span<const std::byte> cache_bytes() const noexcept { return cache_bytes_; }
-    std::span<const std::int32_t> cache_tokens() const noexcept { return cache_tokens_; }
+    std::size_t cache_size() const noexcept { return cache_size_; }
+    std::size_t cache_capacity() const noexcept { return cache_ids_.size(); }
     std::size_t cache_row_bytes() const noexcept {
         return layout_ ? layout_->cache_width * dtype_size(layout_->cache_dtype) : 0;
     }
+    // The cached rows and token ids, as pointers into the space (ops/cache.hpp).
+    std::byte* cache_rows_handle() noexcept { return cache_rows_.data_handle(); }
+    const std::byte* cache_rows_handle() const noexcept { return cache_rows_.data_handle(); }
+    std::int32_t* cache_ids_handle() noexcept { return cache_ids_.data_handle(); }
+    const std::int32_t* cache_ids_handle() const noexcept { return cache_ids_.data_handle(); }
+    vector_view<const std::int32_t, Space> cache_ids() const noexcept { return {cache_ids_.data_handle(), cache_size_}; }
 
-    // Every cached row widened to f32: out holds cache_size() × cache_width floats. No allocation.
-    void read_cache(std::span<float> out) const {
+    // Host spaces: the cached rows as stored (cache_dtype) and their token ids.
+    std::span<const std::byte> cache_bytes() const noexcept
+        requires host_accessible
+    {
+        return {cache_rows_.data(), cache_size_ * cache_row_bytes()};
+    }
+    std::span<const std::int32_t> cache_tokens() const noexcept
+        requires host_accessible
+    {
+        return {cache_ids_.data(), cache_size_};
+    }
+
+    // Host spaces: every cached row widened to f32 (out holds cache_size() × cache_width floats).
+    void read_cache(std::span<float> out) const
+        requires host_accessible
+    {
         const std::size_t n = cache_size() * layout().cache_width;
         if (out.size() < n) throw invalid_argument("state: read_cache output too small");
-        const std::byte* src = cache_bytes_.data();
-        switch (layout_->cache_dtype) {
-            case dtype::f32: std::memcpy(out.data(), src, n * 4); break;
-            case dtype::bf16:
-                for (std::size_t i = 0; i < n; ++i) out[i] = load_16<bf16>(src + 2 * i);
-                break;
-            case dtype::f16:
-                for (std::size_t i = 0; i < n; ++i) out[i] = load_16<f16>(src + 2 * i);
-                break;
-            case dtype::i8:
-            case dtype::u8: throw state_error("state: a context cache is f32, bf16 or f16");
-        }
+        widen_cache_values(layout_->cache_dtype, cache_rows_.data(), out.data(), n);
     }
 
-    // Grows the capacity (allocates; call it outside the decode loop).
+    // Grows the capacity to `tokens` (allocates in the space; call it outside the decode loop).
     void reserve_cache(std::size_t tokens) {
-        if (!layout_ || layout_->cache_width == 0) return;
-        cache_bytes_.reserve(tokens * cache_row_bytes());
-        cache_tokens_.reserve(tokens);
-        cache_capacity_ = std::max(cache_capacity_, tokens);
+        if (!layout_ || layout_->cache_width == 0 || tokens <= cache_capacity()) return;
+        buffer<std::byte, Space> rows(tokens * cache_row_bytes());
+        buffer<std::int32_t, Space> ids(tokens);
+        Space::copy(rows.data_handle(), cache_rows_.data_handle(), cache_size_ * cache_row_bytes());
+        Space::copy(ids.data_handle(), cache_ids_.data_handle(), cache_size_ * sizeof(std::int32_t));
+        cache_rows_ = std::move(rows);
+        cache_ids_ = std::move(ids);
     }
 
-    // Appends rows (rounded to cache_dtype); throws state_error past the reserved capacity, so a
-    // step never allocates.
-    void append_cache(std::span<const float> rows, std::span<const std::int32_t> tokens) {
-        const std::size_t w = layout().cache_width;
-        if (rows.size() != tokens.size() * w) throw invalid_argument("state: cache rows do not match the token count");
-        if (cache_size() + tokens.size() > cache_capacity_)
-            throw state_error("state: context cache full (" + std::to_string(cache_capacity_) +
-                              " tokens reserved, " + std::to_string(cache_size() + tokens.size()) +
+    // Makes room for `tokens` more cached positions and returns where they go (rows, ids); throws
+    // state_error past the reserved capacity, so a step never allocates. The caller (ops/cache.hpp)
+    // writes them.
+    std::pair<std::byte*, std::int32_t*> grow_cache(std::size_t tokens) {
+        if (cache_size_ + tokens > cache_capacity())
+            throw state_error("state: context cache full (" + std::to_string(cache_capacity()) + " tokens reserved, " +
+                              std::to_string(cache_size_ + tokens) +
                               " needed): call reserve_cache() with a larger capacity");
-        for (float v : rows) {
-            switch (layout_->cache_dtype) {
-                case dtype::f32: store(v); break;
-                case dtype::bf16: store(bf16::from_float(v).bits); break;
-                case dtype::f16: store(f16::from_float(v).bits); break;
-                case dtype::i8:
-                case dtype::u8: throw state_error("state: a context cache is f32, bf16 or f16");
-            }
-        }
-        cache_tokens_.insert(cache_tokens_.end(), tokens.begin(), tokens.end());
+        const std::size_t at = cache_size_;
+        cache_size_ += tokens;
+        return {cache_rows_.data_handle() + at * cache_row_bytes(), cache_ids_.data_handle() + at};
     }
 
-    // Restores a cache (state files): rows as stored (cache_dtype); capacity grows as needed.
-    void set_cache(std::vector<std::byte> rows, std::vector<std::int32_t> tokens) {
+    // Host spaces: restores a cache (state files): rows as stored (cache_dtype); capacity grows as needed.
+    void set_cache(std::span<const std::byte> rows, std::span<const std::int32_t> tokens)
+        requires host_accessible
+    {
         if (rows.size() != tokens.size() * cache_row_bytes())
             throw state_error("state: cache rows do not match the token count");
-        cache_bytes_ = std::move(rows);
-        cache_tokens_ = std::move(tokens);
-        reserve_cache(std::max(cache_capacity_, cache_tokens_.size()));
+        cache_size_ = 0;
+        reserve_cache(tokens.size());
+        const auto [r, ids] = grow_cache(tokens.size());
+        host_space::copy(r, rows.data(), rows.size());
+        host_space::copy(ids, tokens.data(), tokens.size_bytes());
     }
 
-private:
-    template <class T>
-    void store(T v) {
-        const auto* p = reinterpret_cast<const std::byte*>(&v);
-        cache_bytes_.insert(cache_bytes_.end(), p, p + sizeof(T));
-    }
-    template <class T>
-    static float load_16(const std::byte* p) noexcept {
-        std::uint16_t b;
-        std::memcpy(&b, p, 2);
-        return T::from_bits(b).to_float();
-    }
-
-public:
     // Throws state_error unless this state was made for `expected`.
     void require_layout(const state_layout& expected, std::string_view who) const {
         if (!layout_) throw state_error(std::string(who) + ": the state is empty; make it with the model's make_state()");
@@ -187,6 +259,29 @@ public:
             throw state_error(std::string(who) + ": state is for " + layout_->describe() + ", but the model needs " +
                               expected.describe());
     }
+
+private:
+    template <class T>
+    static auto as_range(vector_view<T, Space> v) noexcept {
+        if constexpr (host_accessible) return v.span();
+        else return v;
+    }
+
+    // dst ← src across spaces: layout, values and cache (the cache keeps src's capacity).
+    template <memory_space D, memory_space S>
+    static void copy_into(basic_state<D>& dst, const basic_state<S>& src) {
+        dst.layout_ = src.layout_;
+        dst.values_ = buffer<float, D>(src.values_.size());
+        deep_copy(dst.values_, src.values_);
+        dst.cache_rows_ = buffer<std::byte, D>(src.cache_rows_.size());
+        dst.cache_ids_ = buffer<std::int32_t, D>(src.cache_ids_.size());
+        deep_copy<D, S>(dst.cache_rows_.data_handle(), src.cache_rows_.data_handle(), src.cache_size_ * src.cache_row_bytes());
+        deep_copy<D, S>(dst.cache_ids_.data_handle(), src.cache_ids_.data_handle(), src.cache_size_ * sizeof(std::int32_t));
+        dst.cache_size_ = src.cache_size_;
+    }
 };
+
+// The host state: what every host backend (cpu, reference) steps, and what state files hold.
+using state = basic_state<host_space>;
 
 }  // namespace rwkv

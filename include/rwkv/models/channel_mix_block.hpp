@@ -26,20 +26,20 @@ enum class lerp_convention {
     previous,  // a + (prev − a) ⊙ μ        RWKV-6, RWKV-7
 };
 
-template <class W>
+template <class W, memory_space Space = host_space>
 struct channel_mix_block_weights {
-    std::span<const float> ln2_weight, ln2_bias;  // [C]
-    std::span<const float> mu_k, mu_r;            // [C]; mu_r empty without receptance
-    ops::channel_mix_weights<W> ffn;              // key [F, C], value [C, F], receptance [C, C] or empty
+    vector_view<const float, Space> ln2_weight, ln2_bias;  // [C]
+    vector_view<const float, Space> mu_k, mu_r;            // [C]; mu_r empty without receptance
+    ops::channel_mix_weights<W, Space> ffn;  // key [F, C], value [C, F], receptance [C, C] or empty
 };
 
 // Reads blocks.{i}.ln2.*, ffn.{mu_k_name}, ffn.{mu_r_name}, ffn.key/value(/receptance).weight.
-template <precision::policy P>
-channel_mix_block_weights<typename P::weight_type> load_channel_mix_block(const weight_loader<P>& ld,
-                                                                          const std::string& prefix, std::size_t C,
-                                                                          std::size_t F, const char* mu_k_name,
-                                                                          const char* mu_r_name) {
-    channel_mix_block_weights<typename P::weight_type> b;
+template <precision::policy P, memory_space S>
+channel_mix_block_weights<typename P::weight_type, S> load_channel_mix_block(const weight_loader<P, S>& ld,
+                                                                             const std::string& prefix, std::size_t C,
+                                                                             std::size_t F, const char* mu_k_name,
+                                                                             const char* mu_r_name) {
+    channel_mix_block_weights<typename P::weight_type, S> b;
     b.ln2_weight = ld.vector(prefix + "ln2.weight", C);
     b.ln2_bias = ld.vector(prefix + "ln2.bias", C);
     b.mu_k = ld.vector(prefix + "ffn." + mu_k_name, C);
@@ -54,15 +54,17 @@ channel_mix_block_weights<typename P::weight_type> load_channel_mix_block(const 
 
 // Scratch the block needs, [T, C] each except hidden [T, F]; `gate` and `xr` unused without
 // receptance. None may alias x.
+template <memory_space Space = host_space>
 struct channel_mix_scratch {
-    matrix_view<float> normed, prev, xk, xr, hidden, gate, out;
+    matrix_view<float, Space> normed, prev, xk, xr, hidden, gate, out;
 };
 
 template <backend Backend, class W>
-void channel_mix_block(const Backend& be, const channel_mix_block_weights<W>& p, lerp_convention lerp,
-                       matrix_view<float> x, const state_slots& x_prev, const channel_mix_scratch& s) {
-    using cm = const_matrix_view<float>;
-    auto mix = [&](std::span<const float> mu, matrix_view<float> out) {
+void channel_mix_block(const Backend& be, const channel_mix_block_weights<W, space_of<Backend>>& p,
+                       lerp_convention lerp, ops::activations<Backend> x, const state_slots& x_prev,
+                       const channel_mix_scratch<space_of<Backend>>& s) {
+    using cm = ops::const_activations<Backend>;
+    auto mix = [&](ops::channel_vector<Backend> mu, ops::activations<Backend> out) {
         if (lerp == lerp_convention::current)
             ops::mix_current(be, cm(s.normed), cm(s.prev), mu, out);
         else

@@ -171,6 +171,10 @@ struct head_weights {
 // =====================================================================================================
 template <backend Backend = backends::reference, precision::policy Precision = precision::f32>
 class model {
+    // Pooling, the task heads and the state transfer read the backbone's outputs and states on the
+    // host: host backends only for now (docs/design.md, "Memory spaces").
+    static_assert(std::is_same_v<space_of<Backend>, host_space>, "EmbeddingRWKV runs on host backends");
+
 public:
     using backbone_type = rwkv7::model<Backend, Precision>;
     using weight_type = typename Precision::weight_type;
@@ -179,7 +183,7 @@ public:
     // tokens) plus the features of one chunk and the head's rows.
     struct workspace {
         rwkv7::workspace backbone;
-        scratch_arena arena;
+        scratch_arena<> arena;
         matrix_view<float> features;             // [capacity, C]
         matrix_view<float> pooled, hidden, sum;  // [1, C]
         aligned_buffer<double> accumulator;      // [C]
@@ -187,7 +191,7 @@ public:
         workspace() = default;
         workspace(const backbone_type& m, std::size_t capacity) : backbone(m.make_workspace(capacity)) {
             const std::size_t C = m.cfg().n_embd;
-            arena = scratch_arena((capacity + 3) * C, 4);
+            arena = scratch_arena<>((capacity + 3) * C, 4);
             features = arena.take(capacity, C);
             pooled = arena.take(1, C);
             hidden = arena.take(1, C);
@@ -407,6 +411,8 @@ inline std::vector<std::int64_t> parse_layer_index(std::string_view text, const 
 
 template <backend Backend = backends::reference, precision::policy Precision = precision::f32>
 class reranker {
+    static_assert(std::is_same_v<space_of<Backend>, host_space>, "the RWKV reranker runs on host backends");
+
 public:
     using backbone_type = rwkv7::model<Backend, Precision>;
     using weight_type = typename Precision::weight_type;
@@ -416,7 +422,7 @@ public:
     struct workspace {
         state st;
         rwkv7::workspace backbone;
-        scratch_arena arena;
+        scratch_arena<> arena;
         matrix_view<float> feature, hidden, logit;  // [1, C], [1, C], [1, 1]
     };
 
@@ -472,7 +478,7 @@ public:
         ws.st = backbone_.make_state();
         ws.backbone = backbone_.make_workspace(1);
         const std::size_t C = cfg().n_embd;
-        ws.arena = scratch_arena(2 * C + 1, 3);
+        ws.arena = scratch_arena<>(2 * C + 1, 3);
         ws.feature = ws.arena.take(1, C);
         ws.hidden = ws.arena.take(1, C);
         ws.logit = ws.arena.take(1, 1);

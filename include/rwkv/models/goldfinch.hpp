@@ -37,6 +37,7 @@
 #include "rwkv/models/channel_mix_block.hpp"
 #include "rwkv/models/loader.hpp"
 #include "rwkv/models/recurrent_model.hpp"
+#include "rwkv/ops/cache.hpp"
 #include "rwkv/ops/ddlerp.hpp"
 #include "rwkv/ops/functors.hpp"
 #include "rwkv/ops/gold_attention.hpp"
@@ -129,36 +130,36 @@ struct config {
 // Finch-C2's ddlerp targets, in the order of its time_maa_w1 blocks (§2.1: r, k, v, w, v2).
 enum c2_target : std::size_t { c2_r = 0, c2_k, c2_v, c2_w, c2_v2, c2_targets };
 
-template <class W>
+template <class W, memory_space Space = host_space>
 struct finch_c2_weights {
-    ops::ddlerp_weights<W, c2_targets> ddlerp;    // time_maa_x, time_maa_{r,k,v,w,v2}, w1 [C, 5·D], w2 [5, D, C]
-    std::span<const float> time_decay;            // [C]
-    ops::lora_weights<W> decay_lora;              // [C, D_dec], [D_dec, C]
-    ops::lora_weights<W> value2_lora;             // P [C, D_v2], Q [D_v2, C]
-    std::span<const float> u;                     // [H·N]: time_faaaa if !use_v2, else zeros
-    const_matrix_view<W> receptance, key, value, output;  // [C, C]
-    std::span<const float> ln_x_weight, ln_x_bias;        // [C] LayerNorm over all channels
+    ops::ddlerp_weights<W, c2_targets, Space> ddlerp;    // time_maa_x, time_maa_{r,k,v,w,v2}, w1 [C, 5·D], w2 [5, D, C]
+    vector_view<const float, Space> time_decay;            // [C]
+    ops::lora_weights<W, Space> decay_lora;              // [C, D_dec], [D_dec, C]
+    ops::lora_weights<W, Space> value2_lora;             // P [C, D_v2], Q [D_v2, C]
+    vector_view<const float, Space> u;                     // [H·N]: time_faaaa if !use_v2, else zeros
+    const_matrix_view<W, Space> receptance, key, value, output;  // [C, C]
+    vector_view<const float, Space> ln_x_weight, ln_x_bias;        // [C] LayerNorm over all channels
 };
 
-template <class W>
+template <class W, memory_space Space = host_space>
 struct gold_weights {
-    ops::ddlerp_weights<W, 1> query_lerp;         // time_maa_x, time_maa_q, time_maa_q_w1 [C, D_q], _q_w2 [D_q, C]
-    std::span<const float> maa_v_cache, maa_k, maa_v;  // [C]
-    const_matrix_view<W> kv_w1;                   // [C, 2·D_kv]
-    const_matrix_view<W> kv_w2[2];                // [D_kv, C]: k, v
-    ops::lora_weights<W> key_lora, value_lora;    // [C, R], [R, C]
-    const_matrix_view<W> query, output;           // [C, C]
-    std::span<const float> ln_q_weight, ln_q_bias, ln_k_weight, ln_k_bias, ln_v_weight, ln_v_bias;
-    std::span<const float> ln_x_weight, ln_x_bias;
+    ops::ddlerp_weights<W, 1, Space> query_lerp;         // time_maa_x, time_maa_q, time_maa_q_w1 [C, D_q], _q_w2 [D_q, C]
+    vector_view<const float, Space> maa_v_cache, maa_k, maa_v;  // [C]
+    const_matrix_view<W, Space> kv_w1;                   // [C, 2·D_kv]
+    const_matrix_view<W, Space> kv_w2[2];                // [D_kv, C]: k, v
+    ops::lora_weights<W, Space> key_lora, value_lora;    // [C, R], [R, C]
+    const_matrix_view<W, Space> query, output;           // [C, C]
+    vector_view<const float, Space> ln_q_weight, ln_q_bias, ln_k_weight, ln_k_bias, ln_v_weight, ln_v_bias;
+    vector_view<const float, Space> ln_x_weight, ln_x_bias;
 };
 
-template <class W>
+template <class W, memory_space Space = host_space>
 struct block_weights {
     bool gold = false;
-    std::span<const float> ln1_weight, ln1_bias;  // [C]
-    finch_c2_weights<W> c2;                       // blocks < n_c2
-    gold_weights<W> att;                          // blocks ≥ n_c2
-    channel_mix_block_weights<W> cmix;            // RWKV-6 channel mix, every block
+    vector_view<const float, Space> ln1_weight, ln1_bias;  // [C]
+    finch_c2_weights<W, Space> c2;                       // blocks < n_c2
+    gold_weights<W, Space> att;                          // blocks ≥ n_c2
+    channel_mix_block_weights<W, Space> cmix;            // RWKV-6 channel mix, every block
 };
 
 // State list: per block att.x_prev [C], (Finch-C2 only) att.kv S[H][key][value], ffn.x_prev [C];
@@ -184,50 +185,62 @@ inline std::shared_ptr<const state_layout> make_state_layout(const config& c) {
 // Bytes the cache needs per past token: c values of the cache dtype + one int32 token id (§5.1).
 inline std::size_t cache_bytes_per_token(const config& c) { return dtype_size(c.cache_dtype) * c.compressed + 4; }
 
-struct workspace {
-    std::size_t capacity = 0;
-    agent_scratch agents;  // per-agent arrays of a batched call (forward_batch)
-    std::span<const std::int32_t> tokens;  // the current chunk (set by begin_chunk)
-    std::size_t gold_first = 0, gold_rows = 0;  // the rows GOLD blocks run on (all, or the last 2·n_g + 1)
-    scratch_arena arena;
+template <memory_space Space = host_space>
+struct basic_workspace : workspace_base<Space> {
+    vector_view<const std::int32_t, Space> tokens;  // the current chunk (set by begin_chunk)
+    std::size_t gold_first = 0, gold_rows = 0;      // the rows GOLD blocks run on (all, or the last 2·n_g + 1)
     // [T, C]
-    matrix_view<float> x, a, prev, d, z, xk, xr, m, r, k, v, v2, w, y, tmp;
-    matrix_view<float> mixed[c2_targets];
-    matrix_view<float> hidden;       // [T, max rank]
-    matrix_view<float> ffn_hidden;   // [T, F]
-    matrix_view<float> compressed;   // [T, c]
+    matrix_view<float, Space> x, a, prev, d, z, xk, xr, m, r, k, v, v2, w, y, tmp;
+    matrix_view<float, Space> mixed[c2_targets];
+    matrix_view<float, Space> hidden;       // [T, max rank]
+    matrix_view<float, Space> ffn_hidden;   // [T, F]
+    matrix_view<float, Space> compressed;   // [T, c]
     // [max_context, C]: the context streams of GOLD
-    matrix_view<float> ctx_key, ctx_emb, ctx_prev, ctx_u, ctx_mk, ctx_mv, ctx_k, ctx_v, ctx_tmp;
-    matrix_view<float> ctx_hidden;   // [max_context, max rank]
-    matrix_view<float> ctx_c;        // [max_context, c]
-    matrix_view<float> zero_row;     // [1, C]
+    matrix_view<float, Space> ctx_key, ctx_emb, ctx_prev, ctx_u, ctx_mk, ctx_mv, ctx_k, ctx_v, ctx_tmp;
+    matrix_view<float, Space> ctx_hidden;   // [max_context, max rank]
+    matrix_view<float, Space> ctx_c;        // [max_context, c]
+    matrix_view<float, Space> zero_row;     // [1, C]
 
-    workspace() = default;
-    workspace(const config& c, std::size_t max_tokens) : capacity(max_tokens), agents(max_tokens) {
-        if (max_tokens == 0) throw invalid_argument("goldfinch::workspace: capacity must be at least 1 token");
+    basic_workspace() = default;
+    basic_workspace(const config& c, std::size_t max_tokens)
+        : workspace_base<Space>(max_tokens, std::max(c.n_vocab, c.n_embd), arena_floats(c, max_tokens),
+                                "goldfinch::workspace") {
+        auto& scratch = this->arena;
         const std::size_t C = c.n_embd, N = c.max_context, R = c.max_rank();
-        arena = scratch_arena(max_tokens * (20 * C + R + c.dim_ffn + c.compressed) + N * (9 * C + R + c.compressed) + C);
         for (auto* mat : {&x, &a, &prev, &d, &z, &xk, &xr, &m, &r, &k, &v, &v2, &w, &y, &tmp})
-            *mat = arena.take(max_tokens, C);
-        for (auto& mat : mixed) mat = arena.take(max_tokens, C);
-        hidden = arena.take(max_tokens, R);
-        ffn_hidden = arena.take(max_tokens, c.dim_ffn);
-        compressed = arena.take(max_tokens, c.compressed);
+            *mat = scratch.take(max_tokens, C);
+        for (auto& mat : mixed) mat = scratch.take(max_tokens, C);
+        hidden = scratch.take(max_tokens, R);
+        ffn_hidden = scratch.take(max_tokens, c.dim_ffn);
+        compressed = scratch.take(max_tokens, c.compressed);
         for (auto* mat : {&ctx_key, &ctx_emb, &ctx_prev, &ctx_u, &ctx_mk, &ctx_mv, &ctx_k, &ctx_v, &ctx_tmp})
-            *mat = arena.take(N, C);
-        ctx_hidden = arena.take(N, R);
-        ctx_c = arena.take(N, c.compressed);
-        zero_row = arena.take(1, C);
+            *mat = scratch.take(N, C);
+        ctx_hidden = scratch.take(N, R);
+        ctx_c = scratch.take(N, c.compressed);
+        zero_row = scratch.take(1, C);
+    }
+
+private:
+    static std::size_t arena_floats(const config& c, std::size_t max_tokens) {
+        const std::size_t C = c.n_embd, N = c.max_context, R = c.max_rank();
+        return max_tokens * (20 * C + R + c.dim_ffn + c.compressed) + N * (9 * C + R + c.compressed) + C;
     }
 };
 
+using workspace = basic_workspace<host_space>;
+
 template <backend Backend = backends::reference, precision::policy Precision = precision::f32>
-class model : public recurrent_model<model<Backend, Precision>, Backend, Precision, config, workspace> {
-    using base = recurrent_model<model<Backend, Precision>, Backend, Precision, config, workspace>;
+class model : public recurrent_model<model<Backend, Precision>, Backend, Precision, config,
+                                     basic_workspace<space_of<Backend>>> {
+    using base =
+        recurrent_model<model<Backend, Precision>, Backend, Precision, config, basic_workspace<space_of<Backend>>>;
     friend base;
 
 public:
     using weight_type = typename Precision::weight_type;
+    using typename base::space;
+    using typename base::state_type;
+    using typename base::workspace_type;
 
     static model load(const std::filesystem::path& path, const options& opt = {}, Backend be = {}) {
         return model(io::tensor_file::open(path), opt, std::move(be));
@@ -239,26 +252,27 @@ public:
         this->layout_ = make_state_layout(cfg_);
     }
 
-    const std::vector<block_weights<weight_type>>& blocks() const noexcept { return blocks_; }
+    const std::vector<block_weights<weight_type, space>>& blocks() const noexcept { return blocks_; }
 
 private:
     using base::backend_;
     using base::cfg_;
     using base::io_;
     using base::store_;
-    std::vector<block_weights<weight_type>> blocks_;
+    std::vector<block_weights<weight_type, space>> blocks_;
     std::vector<std::size_t> att_entry_, kv_entry_, ffn_entry_;  // state-list index per block
-    const_matrix_view<weight_type> cache_a_;                     // W_a [c, C]
-    const_matrix_view<weight_type> cache_b_emb_, cache_b_c_;     // W_b split: [C, C] and [C, c] (strided)
-    std::span<const float> zeros_;                               // [C]
+    const_matrix_view<weight_type, space> cache_a_;                  // W_a [c, C]
+    const_matrix_view<weight_type, space> cache_b_emb_, cache_b_c_;  // W_b split: [C, C] and [C, c] (strided)
+    vector_view<const float, space> zeros_;                          // [C]
 
     void initialize_state(state& st) const { st.reserve_cache(cfg_.max_context); }
 
     // When only the last row is read, GOLD blocks run on the last W = 2·n_g + 1 rows only, from zero
     // GOLD shift states: each GOLD block looks one row back twice (query and channel-mix shifts), so
     // the last row and the final shift states are exactly those of a full run (spec §5.2).
-    void begin_chunk(std::span<const std::int32_t> tokens, const agent_batch& agents, workspace& ws, bool all_rows) const {
-        state& st = agents[0];
+    void begin_chunk(ops::token_ids<Backend> tokens, const agent_batch<space>& agents, workspace_type& ws,
+                     bool all_rows) const {
+        state_type& st = agents[0];
         if (st.cache_size() + tokens.size() > std::min(st.cache_capacity(), cfg_.max_context))
             throw state_error("goldfinch: context of " + std::to_string(st.cache_size() + tokens.size()) +
                               " tokens exceeds the reserved " + std::to_string(std::min(st.cache_capacity(), cfg_.max_context)) +
@@ -269,13 +283,13 @@ private:
         ws.gold_rows = T - ws.gold_first;
         if (ws.gold_first > 0)
             for (std::size_t i = cfg_.n_c2; i < cfg_.n_layer; ++i) {
-                std::ranges::fill(st.entry(att_entry_[i]), 0.0f);
-                std::ranges::fill(st.entry(ffn_entry_[i]), 0.0f);
+                st.zero_entry(att_entry_[i]);
+                st.zero_entry(ffn_entry_[i]);
             }
     }
 
     // The rows block i runs on: every row for Finch-C2 blocks, the GOLD window for GOLD blocks.
-    std::pair<std::size_t, std::size_t> block_rows(std::size_t i, const workspace& ws, std::size_t T) const {
+    std::pair<std::size_t, std::size_t> block_rows(std::size_t i, const workspace_type& ws, std::size_t T) const {
         return i < cfg_.n_c2 ? std::pair<std::size_t, std::size_t>{0, T} : std::pair{ws.gold_first, ws.gold_rows};
     }
 
@@ -283,9 +297,9 @@ private:
     // (recurrent_model::forward_batch runs a batch agent by agent).
     static constexpr bool steps_agents_together = false;
 
-    void time_mix(std::size_t i, const agent_batch& agents, workspace& ws, std::size_t T) const {
+    void time_mix(std::size_t i, const agent_batch<space>& agents, workspace_type& ws, std::size_t T) const {
         assert(agents.size() == 1);
-        state& st = agents[0];
+        state_type& st = agents[0];
         if (i < cfg_.n_c2) {
             finch_c2_time_mix(i, st, ws, T);
             return;
@@ -294,30 +308,30 @@ private:
         gold_time_mix(i, st, ws, T);
     }
 
-    void channel_mix(std::size_t i, const agent_batch& agents, workspace& ws, std::size_t T) const {
-        state& st = agents[0];
+    void channel_mix(std::size_t i, const agent_batch<space>& agents, workspace_type& ws, std::size_t T) const {
+        state_type& st = agents[0];
         const auto [first, n] = block_rows(i, ws, T);
-        auto rows = [first = first, n = n](matrix_view<float> mat) { return mat.rows_slice(first, n); };
-        channel_mix_block(backend_, blocks_[i].cmix, lerp_convention::previous, rows(ws.x), state_slots::one(st.entry(ffn_entry_[i])),
+        auto rows = [first = first, n = n](matrix_view<float, space> mat) { return mat.rows_slice(first, n); };
+        channel_mix_block(backend_, blocks_[i].cmix, lerp_convention::previous, rows(ws.x), state_slots::one(st.entry_handle(ffn_entry_[i])),
                           {rows(ws.a), rows(ws.prev), rows(ws.xk), rows(ws.xr), rows(ws.ffn_hidden), rows(ws.r),
                            rows(ws.tmp)});
     }
 
     // Finch-C2 time mix (§2.1).
-    void finch_c2_time_mix(std::size_t i, state& st, workspace& ws, std::size_t T) const {
+    void finch_c2_time_mix(std::size_t i, state_type& st, workspace_type& ws, std::size_t T) const {
         const Backend& be = backend_;
         const auto& blk = blocks_[i];
         const auto& p = blk.c2;
-        auto rows = [T](matrix_view<float> mat) { return mat.rows_slice(0, T); };
+        auto rows = [T](matrix_view<float, space> mat) { return mat.rows_slice(0, T); };
         const auto x = rows(ws.x), a = rows(ws.a), prev = rows(ws.prev), r = rows(ws.r), k = rows(ws.k),
                    v = rows(ws.v), v2 = rows(ws.v2), w = rows(ws.w), y = rows(ws.y), tmp = rows(ws.tmp);
-        using cm = const_matrix_view<float>;
+        using cm = const_matrix_view<float, space>;
 
         // ddlerp (RWKV-6's, targets r, k, v, w, v2).
         ops::layer_norm(be, x, blk.ln1_weight, blk.ln1_bias, a);
-        ops::token_shift(be, a, state_slots::one(st.entry(att_entry_[i])), prev);
+        ops::token_shift(be, a, state_slots::one(st.entry_handle(att_entry_[i])), prev);
         ops::ddlerp(be, p.ddlerp, cm(a), cm(prev), rows(ws.d), rows(ws.z),
-                    matrix_view<float>(ws.hidden.data, T, c2_targets * cfg_.rank_mix), rows(ws.m),
+                    matrix_view<float, space>(ws.hidden.data, T, c2_targets * cfg_.rank_mix), rows(ws.m),
                     {rows(ws.mixed[c2_r]), rows(ws.mixed[c2_k]), rows(ws.mixed[c2_v]), rows(ws.mixed[c2_w]),
                      rows(ws.mixed[c2_v2])});
         const auto x_r = cm(rows(ws.mixed[c2_r])), x_k = cm(rows(ws.mixed[c2_k])), x_v = cm(rows(ws.mixed[c2_v])),
@@ -327,19 +341,19 @@ private:
         ops::linear(be, p.receptance, x_r, r);
         ops::linear(be, p.key, x_k, k);
         ops::linear(be, p.value, x_v, v);
-        ops::lora(be, x_w, p.decay_lora, ops::lora_activation::tanh, matrix_view<float>(ws.hidden.data, T, cfg_.rank_decay), w);
+        ops::lora(be, x_w, p.decay_lora, ops::lora_activation::tanh, matrix_view<float, space>(ws.hidden.data, T, cfg_.rank_decay), w);
         ops::map(be, w, ops::fn::rwkv6_decay{}, cm(w), p.time_decay);
         if (cfg_.use_one_minus_w) ops::map(be, k, ops::fn::scale_by_one_minus{}, cm(k), cm(w));
 
         // WKV of RWKV-6 (u = 0 when v2 replaces the bonus); y += v2; LN over all channels; no gate.
-        const auto S = state_slots::one(st.entry(kv_entry_[i]));
+        const auto S = state_slots::one(st.entry_handle(kv_entry_[i]));
         ops::with_head_size(cfg_.head_size, [&](auto n) {
             ops::wkv6<decltype(n)::value>(be, S, cm(r), cm(w), cm(k), cm(v), p.u, y);
         });
         if (cfg_.use_v2) {
             ops::linear(be, p.value, x_v2, v2);
             ops::lora(be, x_v2, p.value2_lora, ops::lora_activation::tanh,
-                      matrix_view<float>(ws.hidden.data, T, cfg_.rank_v2), tmp);
+                      matrix_view<float, space>(ws.hidden.data, T, cfg_.rank_v2), tmp);
             ops::map(be, y, ops::fn::add3{}, cm(y), cm(v2), cm(tmp));
         }
         ops::layer_norm(be, cm(y), p.ln_x_weight, p.ln_x_bias, y);
@@ -349,42 +363,42 @@ private:
 
     // After the last Finch-C2 block: append (c_t, tok_t) to the cache, then rebuild the shared
     // streams for every cached position j: K̃_j = RMS(W_b[e_j; c_j]) and ô_j = RMS(e_j) (§3.1).
-    void build_context(state& st, workspace& ws, std::size_t T) const {
+    void build_context(state_type& st, workspace_type& ws, std::size_t T) const {
         const Backend& be = backend_;
-        using cm = const_matrix_view<float>;
+        using cm = const_matrix_view<float, space>;
         const auto compressed = ws.compressed.rows_slice(0, T);
         ops::linear(be, cache_a_, cm(ws.x.rows_slice(0, T)), compressed);
-        st.append_cache(std::span<const float>(compressed.data, T * cfg_.compressed), ws.tokens);
+        ops::cache_append(be, st, cm(compressed), ws.tokens);
 
         const std::size_t N = st.cache_size();
         const auto emb = ws.ctx_emb.rows_slice(0, N), key = ws.ctx_key.rows_slice(0, N), tmp = ws.ctx_tmp.rows_slice(0, N);
-        st.read_cache(std::span<float>(ws.ctx_c.data, N * cfg_.compressed));
-        const cm c_rows(ws.ctx_c.data, N, cfg_.compressed);
-        ops::embedding(be, io_.embedding, st.cache_tokens(), emb);  // e_j = LN0(E[tok_j])
+        const auto c_rows = ws.ctx_c.rows_slice(0, N);
+        ops::cache_read(be, st, c_rows);
+        ops::embedding(be, io_.embedding, st.cache_ids(), emb);  // e_j = LN0(E[tok_j])
         ops::linear(be, cache_b_emb_, cm(emb), key);
-        ops::linear(be, cache_b_c_, c_rows, tmp);
+        ops::linear(be, cache_b_c_, cm(c_rows), tmp);
         ops::map(be, key, ops::fn::add{}, cm(key), cm(tmp));
         ops::rms_norm(be, cm(key), key);
         ops::rms_norm(be, cm(emb), emb);  // ô_j
     }
 
     // GOLD time mix (§3.2): keys and values for every position, queries for this chunk.
-    void gold_time_mix(std::size_t i, state& st, workspace& ws, std::size_t T) const {
+    void gold_time_mix(std::size_t i, state_type& st, workspace_type& ws, std::size_t T) const {
         const Backend& be = backend_;
         const auto& blk = blocks_[i];
         const auto& p = blk.att;
         const std::size_t N = st.cache_size(), Dkv = cfg_.rank_kv;
-        using cm = const_matrix_view<float>;
-        auto ctx = [N](matrix_view<float> mat) { return mat.rows_slice(0, N); };
+        using cm = const_matrix_view<float, space>;
+        auto ctx = [N](matrix_view<float, space> mat) { return mat.rows_slice(0, N); };
         const auto key = ctx(ws.ctx_key), emb = ctx(ws.ctx_emb), prev = ctx(ws.ctx_prev), u = ctx(ws.ctx_u),
                    mk = ctx(ws.ctx_mk), mv = ctx(ws.ctx_mv), k = ctx(ws.ctx_k), v = ctx(ws.ctx_v), tmp = ctx(ws.ctx_tmp);
-        const auto zero = std::span<float>(ws.zero_row.data, cfg_.n_embd);
+        const auto zero = vector_view<float, space>(ws.zero_row.data, cfg_.n_embd);
 
         // ô_{j−1} (zero before position 0); u_j = ô_j + (ô_{j−1} − ô_j) ⊙ μ_vc; z = tanh(u G1).
         ops::map(be, ws.zero_row, ops::fn::zero{});
         ops::token_shift(be, cm(emb), zero, prev);
         ops::mix_previous(be, cm(emb), cm(prev), p.maa_v_cache, u);
-        const auto z = matrix_view<float>(ws.ctx_hidden.data, N, 2 * Dkv);
+        const auto z = matrix_view<float, space>(ws.ctx_hidden.data, N, 2 * Dkv);
         ops::project(be, cm(u), p.kv_w1, z);
         ops::map(be, z, ops::fn::tanh{}, cm(z));
         ops::project(be, cm(z.data, N, Dkv, z.stride), p.kv_w2[0], mk);
@@ -397,23 +411,23 @@ private:
         ops::map(be, k, ops::fn::lerp_previous_lora{}, cm(key), cm(prev), p.maa_k, cm(mk));
         // k¹ = k⁰ + tanh(k⁰ Ka) Kb; v¹ likewise; then LN_k, LN_v.
         ops::lora(be, cm(k), p.key_lora, ops::lora_activation::tanh,
-                  matrix_view<float>(ws.ctx_hidden.data, N, cfg_.rank_key), tmp);
+                  matrix_view<float, space>(ws.ctx_hidden.data, N, cfg_.rank_key), tmp);
         ops::map(be, k, ops::fn::add{}, cm(k), cm(tmp));
         ops::lora(be, cm(v), p.value_lora, ops::lora_activation::tanh,
-                  matrix_view<float>(ws.ctx_hidden.data, N, cfg_.rank_value), tmp);
+                  matrix_view<float, space>(ws.ctx_hidden.data, N, cfg_.rank_value), tmp);
         ops::map(be, v, ops::fn::add{}, cm(v), cm(tmp));
         ops::layer_norm(be, cm(k), p.ln_k_weight, p.ln_k_bias, k);
         ops::layer_norm(be, cm(v), p.ln_v_weight, p.ln_v_bias, v);
 
         // Queries for this chunk (its GOLD window): q = LN_q(W_q (a + δ ⊙ (μ_q + tanh((a + δ ⊙ μ_x) Q1) Q2))).
         const auto [first, Tq] = block_rows(i, ws, T);
-        auto rows = [first = first, Tq = Tq](matrix_view<float> mat) { return mat.rows_slice(first, Tq); };
+        auto rows = [first = first, Tq = Tq](matrix_view<float, space> mat) { return mat.rows_slice(first, Tq); };
         const auto x = rows(ws.x), a = rows(ws.a), aprev = rows(ws.prev), q = rows(ws.r), xq = rows(ws.xk),
                    y = rows(ws.y), out = rows(ws.tmp);
         ops::layer_norm(be, x, blk.ln1_weight, blk.ln1_bias, a);
-        ops::token_shift(be, a, state_slots::one(st.entry(att_entry_[i])), aprev);
+        ops::token_shift(be, a, state_slots::one(st.entry_handle(att_entry_[i])), aprev);
         ops::ddlerp(be, p.query_lerp, cm(a), cm(aprev), rows(ws.d), rows(ws.z),
-                    matrix_view<float>(ws.hidden.data, Tq, cfg_.rank_q), rows(ws.m), {xq});
+                    matrix_view<float, space>(ws.hidden.data, Tq, cfg_.rank_q), rows(ws.m), {xq});
         ops::linear(be, p.query, cm(xq), q);
         ops::layer_norm(be, cm(q), p.ln_q_weight, p.ln_q_bias, q);
 
@@ -427,7 +441,7 @@ private:
     }
 
     void load_weights(const options& opt) {
-        weight_loader<Precision> ld(store_);
+        weight_loader<Precision, space> ld(store_);
         this->load_io(ld);
         const auto& file = ld.file();
         const std::size_t C = cfg_.n_embd, L = cfg_.n_layer;

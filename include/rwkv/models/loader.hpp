@@ -1,12 +1,17 @@
 // rwkv/models/loader.hpp — turns named checkpoint tensors into typed, shape-checked weights.
 //
-// Shared by every architecture. Given a precision policy P it yields
+// Shared by every architecture. Given a precision policy P and a memory space it yields
 //   * matrices  as const_matrix_view<P::weight_type>  (zero-copy into the mapped file when the file
 //     already stores that type, suitably aligned; converted into an owned buffer otherwise)
 //   * vectors and small tensors as std::span<const float>, with values rounded as P stores them
 //     (docs/contracts.md: "--precision bf16 stores only the checkpoint's own tensors in bf16").
 // A bf16 checkpoint under the f32 policy is upcast exactly (spec §6 item 15: upcast first).
 // Every shape is checked; errors name the file, the tensor, the expected and the found shape.
+//
+// Weights are made on the host (checked, converted, transformed) and, for a model whose backend
+// keeps its memory elsewhere (core/backend.hpp: memory_space), copied once into that space at the
+// end of each call here: the views handed out point into the space. For the host space nothing is
+// copied: views point into the mapped file or the host buffers, as always.
 #pragma once
 
 #include <algorithm>
@@ -37,7 +42,7 @@ inline std::string shape_string(std::span<const std::int64_t> shape) {
 }
 
 // Owned storage behind a model's weights. Buffers never move once created (deque + unique storage).
-template <class W>
+template <class W, memory_space Space = host_space>
 struct weight_storage {
     weight_storage() = default;
     explicit weight_storage(io::tensor_file f) : file(std::move(f)) {}
@@ -46,6 +51,7 @@ struct weight_storage {
     std::deque<aligned_buffer<float>> f32;
     std::deque<aligned_buffer<W>> packed;
     std::deque<aligned_buffer<std::int8_t>> codes;  // quantized policies: block codes
+    std::deque<buffer<std::byte, Space>> in_space;  // copies in a non-host space of what the views show
     // What the forward pass reads (docs/contracts.md, `bench`): bytes of every tensor the model
     // keeps but the embedding table, and elements of its matrices (the head included).
     std::size_t weight_bytes = 0;
@@ -56,17 +62,21 @@ struct weight_storage {
     struct stored_matrix {
         std::string name;
         std::vector<std::int64_t> shape;  // the tensor's shape in the source file
-        const_matrix_view<W> view;
+        const_matrix_view<W, Space> view;
     };
     std::vector<stored_matrix> matrices;
 };
 
-template <precision::policy P>
+template <precision::policy P, memory_space Space = host_space>
 class weight_loader {
 public:
     using weight_type = typename P::weight_type;
+    using space = Space;
+    using vector_type = vector_view<const float, Space>;
+    template <class T>
+    using matrix_type = const_matrix_view<T, Space>;
 
-    explicit weight_loader(weight_storage<weight_type>& store) : store_(store) {}
+    explicit weight_loader(weight_storage<weight_type, Space>& store) : store_(store) {}
 
     const io::tensor_file& file() const noexcept { return store_.file; }
     bool has(std::string_view name) const { return store_.file.find(name) != nullptr; }
@@ -76,7 +86,10 @@ public:
     std::vector<std::int64_t> shape(std::string_view name) const { return entry(name).shape; }
 
     // A per-channel vector of n elements: shapes [n], [1, n], [1, 1, n] (squeezed, spec §1.2).
-    std::span<const float> vector(std::string_view name, std::size_t n) const {
+    vector_type vector(std::string_view name, std::size_t n) const { return to_space(host_vector(name, n)); }
+
+    // The same in host memory, for load-time transforms (derive) and folds.
+    std::span<const float> host_vector(std::string_view name, std::size_t n) const {
         const auto& e = entry(name);
         bool ok = !e.shape.empty() && static_cast<std::size_t>(e.shape.back()) == n;
         for (std::size_t i = 0; ok && i + 1 < e.shape.size(); ++i) ok = e.shape[i] == 1;
@@ -85,14 +98,17 @@ public:
     }
 
     // A tensor of exactly `shape`, as flat floats (e.g. RWKV-7 r_k [H, N]).
-    std::span<const float> tensor(std::string_view name, std::vector<std::int64_t> shape) const {
+    vector_type tensor(std::string_view name, std::vector<std::int64_t> shape) const {
+        return to_space(host_tensor(name, std::move(shape)));
+    }
+    std::span<const float> host_tensor(std::string_view name, std::vector<std::int64_t> shape) const {
         const auto& e = entry(name);
         if (e.shape != shape) throw mismatch(e, shape_string(shape));
         return floats(e);
     }
 
     // A [rows, cols] matrix in the policy's storage type.
-    const_matrix_view<weight_type> matrix(std::string_view name, std::size_t rows, std::size_t cols) const {
+    matrix_type<weight_type> matrix(std::string_view name, std::size_t rows, std::size_t cols) const {
         const auto& e = entry(name);
         if (e.shape.size() != 2 || static_cast<std::size_t>(e.shape[0]) != rows ||
             static_cast<std::size_t>(e.shape[1]) != cols)
@@ -103,7 +119,7 @@ public:
 
     // A tensor of exactly `shape`, viewed as one row-major [rows, cols] matrix (e.g. RWKV-6's
     // time_maa_w2 [5, D, C] as [5·D, C], whose row blocks are the five LoRA factors).
-    const_matrix_view<weight_type> matrix_of_tensor(std::string_view name, std::vector<std::int64_t> shape,
+    matrix_type<weight_type> matrix_of_tensor(std::string_view name, std::vector<std::int64_t> shape,
                                                     std::size_t rows, std::size_t cols) const {
         const auto& e = entry(name);
         if (e.shape != shape) throw mismatch(e, shape_string(shape));
@@ -111,7 +127,7 @@ public:
     }
 
     // A matrix whose first dimension is known and whose second (a LoRA rank) is read from the file.
-    const_matrix_view<weight_type> matrix_any_cols(std::string_view name, std::size_t rows) const {
+    matrix_type<weight_type> matrix_any_cols(std::string_view name, std::size_t rows) const {
         const auto& e = entry(name);
         if (e.shape.size() != 2 || static_cast<std::size_t>(e.shape[0]) != rows || e.shape[1] <= 0)
             throw mismatch(e, "[" + std::to_string(rows) + ", D] with D > 0");
@@ -130,39 +146,36 @@ public:
     // A load-time transform of a vector (e.g. RWKV-4's w = −exp(time_decay)), kept in f32
     // whatever the policy (docs/contracts.md).
     template <class Fn>
-    std::span<const float> derive(std::span<const float> src, Fn fn) const {
+    vector_type derive(std::span<const float> src, Fn fn) const {
         aligned_buffer<float> out(src.size());
         for (std::size_t i = 0; i < src.size(); ++i) out[i] = fn(src[i]);
         return keep(std::move(out));
     }
 
     // Keeps a derived f32 buffer alive for the model's lifetime and returns a view of it.
-    std::span<const float> keep(aligned_buffer<float>&& b) const {
-        store_.f32.push_back(std::move(b));
-        return store_.f32.back().span();
-    }
+    vector_type keep(aligned_buffer<float>&& b) const { return to_space(keep_on_host(std::move(b))); }
 
     // The embedding table stored as E (float, or int8_block under the quantized policies) from the
     // [rows, cols] f32 values in `table` (the ln0-folded embedding); the f32 buffer is kept only for E = float.
     template <class E>
-    const_matrix_view<E> embedding_table(aligned_buffer<float>&& table, std::size_t rows, std::size_t cols) const {
-        if constexpr (std::is_same_v<E, float>) return {keep(std::move(table)).data(), rows, cols};
-        else return quantize_owned<E>(table.data(), rows, cols);
+    matrix_type<E> embedding_table(aligned_buffer<float>&& table, std::size_t rows, std::size_t cols) const {
+        if constexpr (std::is_same_v<E, float>) return to_space(const_matrix_view<float>{keep_on_host(std::move(table)).data(), rows, cols});
+        else return to_space(quantize_owned<E>(table.data(), rows, cols));
     }
 
     // The same from a file whose emb.weight already is the folded table (rwkv-cli convert): in
     // place when stored as E, converted otherwise.
     template <class E>
-    const_matrix_view<E> embedding_table(const io::tensor_entry& e, std::size_t rows, std::size_t cols) const {
+    matrix_type<E> embedding_table(const io::tensor_entry& e, std::size_t rows, std::size_t cols) const {
         if constexpr (std::is_same_v<E, float>) {
             if (e.quant_bits == 0 && e.type == dtype::f32 &&
                 reinterpret_cast<std::uintptr_t>(e.bytes.data()) % alignof(float) == 0) {
                 const auto* p = reinterpret_cast<const float*>(e.bytes.data());
                 check_finite(e, {p, rows * cols});
-                return {p, rows, cols};
+                return to_space(const_matrix_view<float>{p, rows, cols});
             }
         } else {
-            if (auto m = in_place_quantized<E>(e, rows, cols); !m.empty()) return m;
+            if (auto m = in_place_quantized<E>(e, rows, cols); !m.empty()) return to_space(m);
         }
         aligned_buffer<float> tmp(rows * cols);
         convert(e, tmp.data());
@@ -172,7 +185,38 @@ public:
     }
 
 private:
-    weight_storage<weight_type>& store_;
+    weight_storage<weight_type, Space>& store_;
+
+    std::span<const float> keep_on_host(aligned_buffer<float>&& b) const {
+        store_.f32.push_back(std::move(b));
+        return store_.f32.back().span();
+    }
+
+    // `bytes` bytes of host memory at `src` copied into a new buffer of the space (kept by the store).
+    const std::byte* upload(const void* src, std::size_t bytes) const {
+        store_.in_space.emplace_back(bytes);
+        auto& b = store_.in_space.back();
+        b.copy_from_host(std::span<const std::byte>(static_cast<const std::byte*>(src), bytes));
+        return b.data_handle();
+    }
+
+    // A host view as the space's: itself in the host space, a copy in the space otherwise.
+    vector_type to_space(std::span<const float> v) const {
+        if constexpr (std::is_same_v<Space, host_space>) return v;
+        else return {reinterpret_cast<const float*>(upload(v.data(), v.size_bytes())), v.size()};
+    }
+    template <class T>
+    matrix_type<T> to_space(const_matrix_view<T> m) const {
+        if constexpr (std::is_same_v<Space, host_space>) {
+            return m;
+        } else if constexpr (quant_format<T>) {
+            const auto* codes = reinterpret_cast<const std::int8_t*>(upload(m.codes, m.rows * m.code_stride));
+            const auto* scales = reinterpret_cast<const float*>(upload(m.scales, m.rows * m.scale_stride * sizeof(float)));
+            return {codes, scales, m.rows, m.cols, m.code_stride, m.scale_stride};
+        } else {
+            return {reinterpret_cast<const T*>(upload(m.data, m.rows * m.stride * sizeof(T))), m.rows, m.cols, m.stride};
+        }
+    }
 
     model_error mismatch(const io::tensor_entry& e, const std::string& expected) const {
         return model_error(store_.file.display_name() + ": tensor '" + e.name + "' has shape " +
@@ -238,25 +282,19 @@ private:
         if (view_ok) {
             out = {reinterpret_cast<const float*>(e.bytes.data()), n};
         } else {
-            out = keep(to_f32_copy(e));
+            out = keep_on_host(to_f32_copy(e));
             store_.file.drop_pages(e);
         }
         check_finite(e, out);
         return out;
     }
 
-    const_matrix_view<weight_type> make_matrix(const io::tensor_entry& e, std::size_t rows, std::size_t cols) const {
-        if constexpr (quant_format<weight_type>) {
-            return quantized(e, rows, cols);
-        } else {
-            const const_matrix_view<weight_type> m{packed(e), rows, cols};
-            record(e, m);
-            return m;
-        }
-    }
-
-    void record(const io::tensor_entry& e, const_matrix_view<weight_type> m) const {
+    matrix_type<weight_type> make_matrix(const io::tensor_entry& e, std::size_t rows, std::size_t cols) const {
+        matrix_type<weight_type> m;
+        if constexpr (quant_format<weight_type>) m = to_space(quantized(e, rows, cols));
+        else m = to_space(const_matrix_view<weight_type>{packed(e), rows, cols});
         store_.matrices.push_back({e.name, e.shape, m});
+        return m;
     }
 
     // Block-quantizes the matrix (core/quant.hpp) from its exact f32 values, or uses it in place
@@ -274,7 +312,6 @@ private:
         }
         store_.weight_bytes += m.bytes();
         store_.matrix_elements += rows * cols;
-        record(e, m);
         return m;
     }
 
@@ -362,12 +399,12 @@ namespace rwkv {
 
 // A ddlerp's tensors under `prefix`: time_maa_x, time_maa_{names[f]}, time_maa_w1 [C, K·D] and
 // time_maa_w2 [K, D, C] (or, with w1/w2 names given, those LoRA tensors).
-template <precision::policy P, std::size_t K>
-ops::ddlerp_weights<typename P::weight_type, K> load_ddlerp(const weight_loader<P>& ld, const std::string& prefix,
+template <precision::policy P, std::size_t K, memory_space S>
+ops::ddlerp_weights<typename P::weight_type, K, S> load_ddlerp(const weight_loader<P, S>& ld, const std::string& prefix,
                                                             const std::array<const char*, K>& names, std::size_t C,
                                                             std::size_t D, const char* w1 = "time_maa_w1",
                                                             const char* w2 = "time_maa_w2") {
-    ops::ddlerp_weights<typename P::weight_type, K> p;
+    ops::ddlerp_weights<typename P::weight_type, K, S> p;
     p.mu_x = ld.vector(prefix + "time_maa_x", C);
     for (std::size_t f = 0; f < K; ++f) p.mu[f] = ld.vector(prefix + "time_maa_" + names[f], C);
     p.w1 = ld.matrix(prefix + w1, C, K * D);

@@ -5,10 +5,14 @@
 //   logits = head · LN(x; ln_out)
 //
 // plus chunked sequence mode, argument checks, states and workspaces. An architecture derives
-// from recurrent_model (CRTP) and provides `time_mix(i, state, workspace, T)`,
-// `channel_mix(i, state, workspace, T)` and optionally `initialize_state(state&)` and
-// `begin_chunk(tokens, state, workspace, all_rows)` (called before the blocks of each chunk;
-// all_rows is false when only the last row's output is read).
+// from recurrent_model (CRTP) and provides `time_mix(i, agents, workspace, T)`,
+// `channel_mix(i, agents, workspace, T)` and optionally `initialize_state(state&)` (host edits of
+// a fresh host state) and `begin_chunk(tokens, agents, workspace, all_rows)` (called before the
+// blocks of each chunk; all_rows is false when only the last row's output is read).
+//
+// Memory spaces (docs/design.md): weights, states and workspaces live in the backend's memory
+// space (space_of<Backend>). The calls here take token ids and give logits in host memory and do
+// the copies themselves — none at all in the host space, where the views are the caller's memory.
 #pragma once
 
 #include <algorithm>
@@ -17,6 +21,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "rwkv/backends/reference.hpp"
@@ -34,6 +39,7 @@
 #include "rwkv/ops/embedding.hpp"
 #include "rwkv/ops/linear.hpp"
 #include "rwkv/ops/norm.hpp"
+#include "rwkv/ops/views.hpp"
 
 namespace rwkv {
 
@@ -41,11 +47,11 @@ namespace rwkv {
 inline constexpr const char* ln0_folded_metadata_key = "rwkv.emb_ln0_folded";
 
 // The input and output ends of the network.
-template <class W, class E = float>
+template <class W, class E = float, memory_space Space = host_space>
 struct io_weights {
-    const_matrix_view<E> embedding;                     // [V, C]: LN(emb; ln0) (§1.3), f32 or int8 blocks
-    std::span<const float> ln_out_weight, ln_out_bias;  // [C]
-    const_matrix_view<W> head;                          // [V, C]; empty for a features-only backbone
+    const_matrix_view<E, Space> embedding;                       // [V, C]: LN(emb; ln0) (§1.3), f32 or int8 blocks
+    vector_view<const float, Space> ln_out_weight, ln_out_bias;  // [C]
+    const_matrix_view<W, Space> head;                            // [V, C]; empty for a features-only backbone
 };
 
 template <class Derived, backend Backend, precision::policy Precision, class Config, class Workspace>
@@ -57,6 +63,9 @@ public:
     using embedding_type = typename Precision::embedding_type;
     using config_type = Config;
     using workspace_type = Workspace;
+    using space = space_of<Backend>;        // where weights, states and workspaces live
+    using state_type = basic_state<space>;  // `state` for the host backends
+    static_assert(std::is_same_v<typename Workspace::space, space>, "a model's workspace lives in its backend's space");
 
     recurrent_model(recurrent_model&&) noexcept = default;
     recurrent_model& operator=(recurrent_model&&) noexcept = default;
@@ -67,14 +76,16 @@ public:
     const Backend& backend() const noexcept { return backend_; }
     const std::string& source() const noexcept { return store_.file.display_name(); }
     const state_layout& layout() const noexcept { return *layout_; }
-    const io_weights<weight_type, embedding_type>& io() const noexcept { return io_; }
+    const io_weights<weight_type, embedding_type, space>& io() const noexcept { return io_; }
 
-    // The initial state of the architecture (zeros, except where its spec says otherwise).
-    state make_state() const {
+    // The initial state of the architecture (zeros, except where its spec says otherwise), in the
+    // backend's space: built on the host and copied there once when the space is not the host's.
+    state_type make_state() const {
         state st(layout_);
         if constexpr (requires(const Derived& d, state& s) { d.initialize_state(s); })
             static_cast<const Derived&>(*this).initialize_state(st);
-        return st;
+        if constexpr (std::is_same_v<space, host_space>) return st;
+        else return state_type::from_host(st);
     }
 
     // Scratch for up to `max_tokens` tokens per internal chunk; allocated here, once.
@@ -84,7 +95,7 @@ public:
     // logits ([V]); ::all writes [T, V] row-major; ::none only advances the state. T = 1 is RNN
     // mode; T > 1 is sequence mode (every projection batched over the tokens, the recurrence
     // scanned), run in chunks of ws.capacity tokens with the state carried. Allocates nothing.
-    void forward(std::span<const std::int32_t> tokens, state& st, Workspace& ws, std::span<float> logits,
+    void forward(std::span<const std::int32_t> tokens, state_type& st, Workspace& ws, std::span<float> logits,
                  logits_mode mode = logits_mode::last) const {
         check_forward_args(tokens, st, ws, logits, mode, cfg_.n_vocab, *layout_, "forward");
         require_head(mode, "forward_features or logits_mode::none");
@@ -108,7 +119,7 @@ public:
 
     // LN(x; ln_out) at every position ([T, C] row-major) instead of logits: the features that
     // embedding models pool. Works without a head. Allocates nothing.
-    void forward_features(std::span<const std::int32_t> tokens, state& st, Workspace& ws,
+    void forward_features(std::span<const std::int32_t> tokens, state_type& st, Workspace& ws,
                           std::span<float> features) const {
         check_forward_args(tokens, st, ws, {}, logits_mode::none, cfg_.n_vocab, *layout_, "forward_features");
         const std::size_t C = cfg_.n_embd;
@@ -117,10 +128,10 @@ public:
                                    " floats, needs " + std::to_string(tokens.size() * C));
         for (std::size_t done = 0; done < tokens.size();) {
             const std::size_t n = std::min(ws.capacity, tokens.size() - done);
-            run_chunk(tokens.subspan(done, n), st, ws, true);
-            const auto& be = backend_;
-            ops::layer_norm(be, ws.x.rows_slice(0, n), io_.ln_out_weight, io_.ln_out_bias,
-                            matrix_view<float>(features.data() + done * C, n, C));
+            run_chunk(to_space(tokens.subspan(done, n), ws), st, ws, true);
+            const auto out = output_rows(features.subspan(done * C, n * C), n, C, ws);
+            ops::layer_norm(backend_, ws.x.rows_slice(0, n), io_.ln_out_weight, io_.ln_out_bias, out);
+            to_host(out, features.subspan(done * C, n * C));
             done += n;
         }
     }
@@ -132,7 +143,7 @@ public:
     // (or ::all: the same here) writes agent g's logits to row g of [B, V]. An agent's logits and
     // state are bitwise those of forward() on it alone. B ≤ ws.capacity; states must be distinct.
     // Allocates nothing.
-    void forward_batch(std::span<const std::int32_t> tokens, std::span<state* const> states, Workspace& ws,
+    void forward_batch(std::span<const std::int32_t> tokens, std::span<state_type* const> states, Workspace& ws,
                        std::span<float> logits, logits_mode mode = logits_mode::last) const {
         forward_batch(tokens, {}, states, ws, logits, mode);
     }
@@ -143,7 +154,7 @@ public:
     // Σ lengths ≤ ws.capacity. Bitwise equal to forward() on each agent alone with those tokens in
     // one call.
     void forward_batch(std::span<const std::int32_t> tokens, std::span<const std::size_t> lengths,
-                       std::span<state* const> states, Workspace& ws, std::span<float> logits,
+                       std::span<state_type* const> states, Workspace& ws, std::span<float> logits,
                        logits_mode mode = logits_mode::last) const {
         const std::size_t B = states.size(), V = cfg_.n_vocab;
         check_batch_args(tokens, lengths, states, ws, logits, mode);
@@ -161,17 +172,17 @@ public:
             s.row_begin[0] = 0;
             for (std::size_t g = 0; g < B; ++g) {
                 s.states[g] = states[g];
-                s.base[g] = states[g]->values().data();
+                s.base[g] = states[g]->data_handle();
                 s.row_begin[g + 1] = s.row_begin[g] + length(g);
             }
             const std::size_t rows = s.row_begin[B];
-            run_rows(tokens, agent_batch(s.states.data(), s.base.data(), s.row_begin.data(), B), ws,
+            run_rows(to_space(tokens, ws), agent_batch<space>(s.states.data(), s.base.data(), s.row_begin.data(), B), ws,
                      mode == logits_mode::all);
             if (mode == logits_mode::none) return;
 
             // logits = head · LN(x; ln_out) for every row, or for each agent's last row.
             const Backend& be = backend_;
-            const matrix_view<float> x = ws.x.rows_slice(0, rows);
+            const matrix_view<float, space> x = ws.x.rows_slice(0, rows);
             std::size_t count = rows;
             if (mode == logits_mode::all || rows == B) {
                 ops::layer_norm(be, x, io_.ln_out_weight, io_.ln_out_bias, ws.a.rows_slice(0, rows));
@@ -181,15 +192,16 @@ public:
                     ops::layer_norm(be, x.rows_slice(s.row_begin[g + 1] - 1, 1), io_.ln_out_weight, io_.ln_out_bias,
                                     ws.a.rows_slice(g, 1));
             }
-            ops::linear(be, io_.head, const_matrix_view<float>(ws.a.rows_slice(0, count)),
-                        matrix_view<float>(logits.data(), count, V));
+            const auto out = output_rows(logits.first(count * V), count, V, ws);
+            ops::linear(be, io_.head, const_matrix_view<float, space>(ws.a.rows_slice(0, count)), out);
+            to_host(out, logits.first(count * V));
         }
     }
 
     bool has_head() const noexcept { return !io_.head.empty(); }
 
     // The source file and every matrix as the model keeps it (tooling/convert.hpp).
-    const weight_storage<weight_type>& weights() const noexcept { return store_; }
+    const weight_storage<weight_type, space>& weights() const noexcept { return store_; }
 
     // Bytes of weights read per decoded token with logits: every tensor but the embedding table
     // (one row of it is read). The roofline of decode is memory bandwidth ÷ this.
@@ -198,7 +210,7 @@ public:
     std::size_t matrix_elements() const noexcept { return store_.matrix_elements; }
 
     // Convenience: allocates its own workspace and logits.
-    std::vector<float> forward(std::span<const std::int32_t> tokens, state& st,
+    std::vector<float> forward(std::span<const std::int32_t> tokens, state_type& st,
                                logits_mode mode = logits_mode::last) const {
         Workspace ws = make_workspace(std::max<std::size_t>(1, std::min<std::size_t>(tokens.size(), 256)));
         std::vector<float> logits(mode == logits_mode::all ? tokens.size() * cfg_.n_vocab
@@ -210,9 +222,9 @@ public:
 
 protected:
     Backend backend_;
-    weight_storage<weight_type> store_;
+    weight_storage<weight_type, space> store_;
     Config cfg_{};
-    io_weights<weight_type, embedding_type> io_;
+    io_weights<weight_type, embedding_type, space> io_;
     std::shared_ptr<const state_layout> layout_;
 
     recurrent_model(io::tensor_file file, Backend be, architecture expected)
@@ -225,7 +237,7 @@ protected:
 
     // V, C and L from the shapes (§1.1); the embedding upcast (and rounded as the policy stores
     // weights) BEFORE LN(·; ln0) is folded in, in f32 (§6 item 15); ln_out and head.
-    void load_io(weight_loader<Precision>& ld) {
+    void load_io(weight_loader<Precision, space>& ld) {
         const auto& file = store_.file;
         const auto emb_shape = ld.shape("emb.weight");
         if (emb_shape.size() != 2 || emb_shape[0] <= 0 || emb_shape[1] <= 0)
@@ -245,8 +257,8 @@ protected:
             aligned_buffer<float> emb = ld.to_f32_copy(emb_entry);
             ld.file().drop_pages(emb_entry);
             const matrix_view<float> e(emb.data(), cfg_.n_vocab, C);
-            ops::layer_norm(backends::reference{}, e, ld.vector("blocks.0.ln0.weight", C),
-                            ld.vector("blocks.0.ln0.bias", C), e);
+            ops::layer_norm(backends::reference{}, e, ld.host_vector("blocks.0.ln0.weight", C),
+                            ld.host_vector("blocks.0.ln0.bias", C), e);
             for (float value : emb.span())
                 if (!std::isfinite(value))
                     throw model_error(file.display_name() + ": tensor 'emb.weight' contains NaN or Inf");
@@ -260,7 +272,7 @@ protected:
 
     // forward_batch's argument checks; messages name the call and the agent.
     void check_batch_args(std::span<const std::int32_t> tokens, std::span<const std::size_t> lengths,
-                          std::span<state* const> states, const Workspace& ws, std::span<const float> logits,
+                          std::span<state_type* const> states, const Workspace& ws, std::span<const float> logits,
                           logits_mode mode) const {
         const char* who = "forward_batch";
         const std::size_t B = states.size();
@@ -311,7 +323,7 @@ protected:
     }
 
     // The shape of a tensor whose rank and positivity are checked; dims read from it.
-    static std::vector<std::int64_t> positive_shape(const weight_loader<Precision>& ld, const std::string& name,
+    static std::vector<std::int64_t> positive_shape(const weight_loader<Precision, space>& ld, const std::string& name,
                                                     std::size_t rank, const char* expected) {
         auto s = ld.shape(name);
         bool ok = s.size() == rank;
@@ -332,7 +344,7 @@ private:
 
     // x = E[tokens]; every block; the residual stream is left in ws.x. `agents` says whose state
     // each row advances.
-    void run_rows(std::span<const std::int32_t> tokens, const agent_batch& agents, Workspace& ws, bool all_rows) const {
+    void run_rows(ops::token_ids<Backend> tokens, const agent_batch<space>& agents, Workspace& ws, bool all_rows) const {
         const auto& self = static_cast<const Derived&>(*this);
         const std::size_t T = tokens.size();
         if constexpr (requires { self.begin_chunk(tokens, agents, ws, all_rows); })
@@ -345,18 +357,18 @@ private:
     }
 
     // One agent owning every row.
-    void run_chunk(std::span<const std::int32_t> tokens, state& st, Workspace& ws, bool all_rows) const {
-        state* states[1] = {&st};
-        float* base[1] = {st.values().data()};
-        run_rows(tokens, agent_batch(states, base, nullptr, 1), ws, all_rows);
+    void run_chunk(ops::token_ids<Backend> tokens, state_type& st, Workspace& ws, bool all_rows) const {
+        state_type* states[1] = {&st};
+        float* base[1] = {st.data_handle()};
+        run_rows(tokens, agent_batch<space>(states, base, nullptr, 1), ws, all_rows);
     }
 
-    void forward_chunk(std::span<const std::int32_t> tokens, state& st, Workspace& ws, std::span<float> logits,
+    void forward_chunk(std::span<const std::int32_t> tokens, state_type& st, Workspace& ws, std::span<float> logits,
                        logits_mode mode) const {
         const Backend& be = backend_;
         const std::size_t T = tokens.size();
-        const matrix_view<float> x = ws.x.rows_slice(0, T);
-        run_chunk(tokens, st, ws, mode == logits_mode::all);
+        const matrix_view<float, space> x = ws.x.rows_slice(0, T);
+        run_chunk(to_space(tokens, ws), st, ws, mode == logits_mode::all);
         if (mode == logits_mode::none) return;
 
         // logits = head · LN(x; ln_out), for every row or only the last.
@@ -364,8 +376,34 @@ private:
         const std::size_t count = T - first;
         const auto normed = ws.a.rows_slice(0, count);
         ops::layer_norm(be, x.rows_slice(first, count), io_.ln_out_weight, io_.ln_out_bias, normed);
-        ops::linear(be, io_.head, const_matrix_view<float>(normed),
-                    matrix_view<float>(logits.data(), count, cfg_.n_vocab));
+        const auto out = output_rows(logits.first(count * cfg_.n_vocab), count, cfg_.n_vocab, ws);
+        ops::linear(be, io_.head, const_matrix_view<float, space>(normed), out);
+        to_host(out, logits.first(count * cfg_.n_vocab));
+    }
+
+    // ---- the host boundary (nothing is copied in the host space) ----
+    // The call's token ids as the space sees them: the caller's in the host space, else a copy in
+    // the workspace's boundary buffer (tokens.size() ≤ ws.capacity).
+    static ops::token_ids<Backend> to_space(std::span<const std::int32_t> tokens, Workspace& ws) {
+        if constexpr (std::is_same_v<space, host_space>) {
+            return tokens;
+        } else {
+            space::copy_from_host(ws.boundary.tokens.data_handle(), tokens.data(), tokens.size_bytes());
+            return {ws.boundary.tokens.data_handle(), tokens.size()};
+        }
+    }
+    // Where [rows, cols] outputs bound for `host` are written: `host` itself in the host space,
+    // else the workspace's boundary buffer (copied over by to_host).
+    static matrix_view<float, space> output_rows(std::span<float> host, std::size_t rows, std::size_t cols,
+                                                 Workspace& ws) {
+        if constexpr (std::is_same_v<space, host_space>) return {host.data(), rows, cols};
+        else return {ws.boundary.outputs.data_handle(), rows, cols};
+    }
+    static void to_host(matrix_view<float, space> out, std::span<float> host) {
+        if constexpr (!std::is_same_v<space, host_space>) {
+            space::synchronize();
+            space::copy_to_host(host.data(), out.data_handle(), out.size() * sizeof(float));
+        }
     }
 };
 

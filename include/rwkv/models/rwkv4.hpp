@@ -35,14 +35,14 @@ struct config {
     std::size_t dim_ffn = 0;  // F: ffn.key.weight rows (4C in releases)
 };
 
-template <class W>
+template <class W, memory_space Space = host_space>
 struct block_weights {
-    std::span<const float> ln1_weight, ln1_bias;                        // [C]
-    std::span<const float> time_mix_k, time_mix_v, time_mix_r;          // [C] μ weights the CURRENT token
-    std::span<const float> w;                                           // [C] −exp(time_decay), f32 (§2.2)
-    std::span<const float> u;                                           // [C] time_first, the log-bonus
-    const_matrix_view<W> key, value, receptance, output;                // [C, C]
-    channel_mix_block_weights<W> cmix;                                  // ln2, ffn.time_mix_k/r, ffn.* (§2.3)
+    vector_view<const float, Space> ln1_weight, ln1_bias;                        // [C]
+    vector_view<const float, Space> time_mix_k, time_mix_v, time_mix_r;          // [C] μ weights the CURRENT token
+    vector_view<const float, Space> w;                                           // [C] −exp(time_decay), f32 (§2.2)
+    vector_view<const float, Space> u;                                           // [C] time_first, the log-bonus
+    const_matrix_view<W, Space> key, value, receptance, output;                // [C, C]
+    channel_mix_block_weights<W, Space> cmix;                                  // ln2, ffn.time_mix_k/r, ffn.* (§2.3)
 };
 
 // The official state list (§1.5): per layer [att x_prev, aa, bb, pp, ffn x_prev], each [C].
@@ -62,29 +62,33 @@ inline std::shared_ptr<const state_layout> make_state_layout(const config& c) {
     return layout;
 }
 
-struct workspace {
-    std::size_t capacity = 0;
-    agent_scratch agents;  // per-agent arrays of a batched call (forward_batch)
-    scratch_arena arena;
-    matrix_view<float> x, a, prev, xk, xv, xr, r, k, v, y, tmp;  // [T, C]
-    matrix_view<float> ffn_hidden;                               // [T, F]
+template <memory_space Space = host_space>
+struct basic_workspace : workspace_base<Space> {
+    matrix_view<float, Space> x, a, prev, xk, xv, xr, r, k, v, y, tmp;  // [T, C]
+    matrix_view<float, Space> ffn_hidden;                               // [T, F]
 
-    workspace() = default;
-    workspace(const config& c, std::size_t max_tokens) : capacity(max_tokens), agents(max_tokens) {
-        if (max_tokens == 0) throw invalid_argument("rwkv4::workspace: capacity must be at least 1 token");
-        arena = scratch_arena(max_tokens * (11 * c.n_embd + c.dim_ffn));
-        for (auto* m : {&x, &a, &prev, &xk, &xv, &xr, &r, &k, &v, &y, &tmp}) *m = arena.take(max_tokens, c.n_embd);
-        ffn_hidden = arena.take(max_tokens, c.dim_ffn);
+    basic_workspace() = default;
+    basic_workspace(const config& c, std::size_t max_tokens)
+        : workspace_base<Space>(max_tokens, std::max(c.n_vocab, c.n_embd), max_tokens * (11 * c.n_embd + c.dim_ffn), "rwkv4::workspace") {
+        auto& scratch = this->arena;
+        for (auto* m : {&x, &a, &prev, &xk, &xv, &xr, &r, &k, &v, &y, &tmp}) *m = scratch.take(max_tokens, c.n_embd);
+        ffn_hidden = scratch.take(max_tokens, c.dim_ffn);
     }
 };
 
+using workspace = basic_workspace<host_space>;
+
 template <backend Backend = backends::reference, precision::policy Precision = precision::f32>
-class model : public recurrent_model<model<Backend, Precision>, Backend, Precision, config, workspace> {
-    using base = recurrent_model<model<Backend, Precision>, Backend, Precision, config, workspace>;
+class model : public recurrent_model<model<Backend, Precision>, Backend, Precision, config,
+                                     basic_workspace<space_of<Backend>>> {
+    using base =
+        recurrent_model<model<Backend, Precision>, Backend, Precision, config, basic_workspace<space_of<Backend>>>;
     friend base;
 
 public:
     using weight_type = typename Precision::weight_type;
+    using typename base::space;
+    using typename base::workspace_type;
 
     static model load(const std::filesystem::path& path, Backend be = {}) {
         return model(io::tensor_file::open(path), std::move(be));
@@ -95,13 +99,13 @@ public:
         this->layout_ = make_state_layout(cfg_);
     }
 
-    const std::vector<block_weights<weight_type>>& blocks() const noexcept { return blocks_; }
+    const std::vector<block_weights<weight_type, space>>& blocks() const noexcept { return blocks_; }
 
 private:
     using base::backend_;
     using base::cfg_;
     using base::store_;
-    std::vector<block_weights<weight_type>> blocks_;
+    std::vector<block_weights<weight_type, space>> blocks_;
 
     // pp starts at −1e30 (§2.3); everything else at 0.
     void initialize_state(state& st) const {
@@ -110,14 +114,14 @@ private:
     }
 
     // Time mix of block i (§2.3).
-    void time_mix(std::size_t i, const agent_batch& agents, workspace& ws, std::size_t T) const {
+    void time_mix(std::size_t i, const agent_batch<space>& agents, workspace_type& ws, std::size_t T) const {
         const Backend& be = backend_;
         const auto& p = blocks_[i];
-        auto rows = [T](matrix_view<float> m) { return m.rows_slice(0, T); };
+        auto rows = [T](matrix_view<float, space> m) { return m.rows_slice(0, T); };
         const auto x = rows(ws.x), a = rows(ws.a), prev = rows(ws.prev), xk = rows(ws.xk), xv = rows(ws.xv),
                    xr = rows(ws.xr), r = rows(ws.r), k = rows(ws.k), v = rows(ws.v), y = rows(ws.y),
                    tmp = rows(ws.tmp);
-        using cm = const_matrix_view<float>;
+        using cm = const_matrix_view<float, space>;
 
         // a = LN(x; ln1); x_◇ = a ⊙ μ_◇ + prev ⊙ (1 − μ_◇)  (μ weights the current token).
         ops::layer_norm(be, x, p.ln1_weight, p.ln1_bias, a);
@@ -140,8 +144,8 @@ private:
     }
 
     // Channel mix of block i (§2.3): x ← x + σ(W_r x_r) ⊙ W_v relu²(W_k x_k).
-    void channel_mix(std::size_t i, const agent_batch& agents, workspace& ws, std::size_t T) const {
-        auto rows = [T](matrix_view<float> m) { return m.rows_slice(0, T); };
+    void channel_mix(std::size_t i, const agent_batch<space>& agents, workspace_type& ws, std::size_t T) const {
+        auto rows = [T](matrix_view<float, space> m) { return m.rows_slice(0, T); };
         channel_mix_block(backend_, blocks_[i].cmix, lerp_convention::current, rows(ws.x), agents.entry(5 * i + 4),
                           {rows(ws.a), rows(ws.prev), rows(ws.xk), rows(ws.xr), rows(ws.ffn_hidden),
                            rows(ws.r), rows(ws.tmp)});
@@ -149,7 +153,7 @@ private:
 
     // §2.2: fold ln0, squeeze, w = −exp(time_decay) in f32, u = time_first as is; no rescaling.
     void load_weights() {
-        weight_loader<Precision> ld(store_);
+        weight_loader<Precision, space> ld(store_);
         this->load_io(ld);
         const std::size_t C = cfg_.n_embd;
         const auto att_key = base::positive_shape(ld, "blocks.0.att.key.weight", 2, "[A, C]");
@@ -168,7 +172,7 @@ private:
             b.time_mix_k = ld.vector(p + "att.time_mix_k", C);
             b.time_mix_v = ld.vector(p + "att.time_mix_v", C);
             b.time_mix_r = ld.vector(p + "att.time_mix_r", C);
-            b.w = ld.derive(ld.vector(p + "att.time_decay", C), [](float d) { return -std::exp(d); });
+            b.w = ld.derive(ld.host_vector(p + "att.time_decay", C), [](float d) { return -std::exp(d); });
             b.u = ld.vector(p + "att.time_first", C);
             b.key = ld.matrix(p + "att.key.weight", C, C);
             b.value = ld.matrix(p + "att.value.weight", C, C);

@@ -37,15 +37,15 @@ struct config {
     std::size_t dim_ffn = 0;    // F: int(3.5·C)//32·32 in releases
 };
 
-template <class W>
+template <class W, memory_space Space = host_space>
 struct block_weights {
-    std::span<const float> ln1_weight, ln1_bias;                         // [C]
-    std::span<const float> time_mix_k, time_mix_v, time_mix_r, time_mix_g;  // [C] μ weights the current token
-    std::span<const float> w;                                            // [H·N] exp(−exp(time_decay)), f32 (§3.2)
-    std::span<const float> u;                                            // [H·N] time_faaaa, the bonus, used raw
-    const_matrix_view<W> receptance, key, value, gate, output;           // [C, C]
-    std::span<const float> ln_x_weight, ln_x_bias;                       // [C]
-    channel_mix_block_weights<W> cmix;                                   // ln2, ffn.time_mix_k/r, ffn.* (RWKV-4's)
+    vector_view<const float, Space> ln1_weight, ln1_bias;                         // [C]
+    vector_view<const float, Space> time_mix_k, time_mix_v, time_mix_r, time_mix_g;  // [C] μ weights the current token
+    vector_view<const float, Space> w;                                            // [H·N] exp(−exp(time_decay)), f32 (§3.2)
+    vector_view<const float, Space> u;                                            // [H·N] time_faaaa, the bonus, used raw
+    const_matrix_view<W, Space> receptance, key, value, gate, output;           // [C, C]
+    vector_view<const float, Space> ln_x_weight, ln_x_bias;                       // [C]
+    channel_mix_block_weights<W, Space> cmix;                                   // ln2, ffn.time_mix_k/r, ffn.* (RWKV-4's)
 };
 
 // The official state list (§1.5): per layer [att x_prev (C), kv S[H][key][value], ffn x_prev (C)].
@@ -66,30 +66,34 @@ inline std::shared_ptr<const state_layout> make_state_layout(architecture arch, 
     return layout;
 }
 
-struct workspace {
-    std::size_t capacity = 0;
-    agent_scratch agents;  // per-agent arrays of a batched call (forward_batch)
-    scratch_arena arena;
-    matrix_view<float> x, a, prev, xk, xv, xr, xg, r, k, v, g, w, y, tmp;  // [T, C]
-    matrix_view<float> ffn_hidden;                                         // [T, F]
+template <memory_space Space = host_space>
+struct basic_workspace : workspace_base<Space> {
+    matrix_view<float, Space> x, a, prev, xk, xv, xr, xg, r, k, v, g, w, y, tmp;  // [T, C]
+    matrix_view<float, Space> ffn_hidden;                                         // [T, F]
 
-    workspace() = default;
-    workspace(const config& c, std::size_t max_tokens) : capacity(max_tokens), agents(max_tokens) {
-        if (max_tokens == 0) throw invalid_argument("rwkv5::workspace: capacity must be at least 1 token");
-        arena = scratch_arena(max_tokens * (14 * c.n_embd + c.dim_ffn));
+    basic_workspace() = default;
+    basic_workspace(const config& c, std::size_t max_tokens)
+        : workspace_base<Space>(max_tokens, std::max(c.n_vocab, c.n_embd), max_tokens * (14 * c.n_embd + c.dim_ffn), "rwkv5::workspace") {
+        auto& scratch = this->arena;
         for (auto* m : {&x, &a, &prev, &xk, &xv, &xr, &xg, &r, &k, &v, &g, &w, &y, &tmp})
-            *m = arena.take(max_tokens, c.n_embd);
-        ffn_hidden = arena.take(max_tokens, c.dim_ffn);
+            *m = scratch.take(max_tokens, c.n_embd);
+        ffn_hidden = scratch.take(max_tokens, c.dim_ffn);
     }
 };
 
+using workspace = basic_workspace<host_space>;
+
 template <backend Backend = backends::reference, precision::policy Precision = precision::f32>
-class model : public recurrent_model<model<Backend, Precision>, Backend, Precision, config, workspace> {
-    using base = recurrent_model<model<Backend, Precision>, Backend, Precision, config, workspace>;
+class model : public recurrent_model<model<Backend, Precision>, Backend, Precision, config,
+                                     basic_workspace<space_of<Backend>>> {
+    using base =
+        recurrent_model<model<Backend, Precision>, Backend, Precision, config, basic_workspace<space_of<Backend>>>;
     friend base;
 
 public:
     using weight_type = typename Precision::weight_type;
+    using typename base::space;
+    using typename base::workspace_type;
 
     static model load(const std::filesystem::path& path, Backend be = {}) {
         return model(io::tensor_file::open(path), std::move(be));
@@ -100,23 +104,23 @@ public:
         this->layout_ = make_state_layout(architecture::rwkv5, cfg_.n_layer, cfg_.n_embd, cfg_.n_head, cfg_.head_size);
     }
 
-    const std::vector<block_weights<weight_type>>& blocks() const noexcept { return blocks_; }
+    const std::vector<block_weights<weight_type, space>>& blocks() const noexcept { return blocks_; }
 
 private:
     using base::backend_;
     using base::cfg_;
     using base::store_;
-    std::vector<block_weights<weight_type>> blocks_;
+    std::vector<block_weights<weight_type, space>> blocks_;
 
     // Time mix of block i (§3.3).
-    void time_mix(std::size_t i, const agent_batch& agents, workspace& ws, std::size_t T) const {
+    void time_mix(std::size_t i, const agent_batch<space>& agents, workspace_type& ws, std::size_t T) const {
         const Backend& be = backend_;
         const auto& p = blocks_[i];
-        auto rows = [T](matrix_view<float> m) { return m.rows_slice(0, T); };
+        auto rows = [T](matrix_view<float, space> m) { return m.rows_slice(0, T); };
         const auto x = rows(ws.x), a = rows(ws.a), prev = rows(ws.prev), xk = rows(ws.xk), xv = rows(ws.xv),
                    xr = rows(ws.xr), xg = rows(ws.xg), r = rows(ws.r), k = rows(ws.k), v = rows(ws.v),
                    g = rows(ws.g), w = rows(ws.w), y = rows(ws.y), tmp = rows(ws.tmp);
-        using cm = const_matrix_view<float>;
+        using cm = const_matrix_view<float, space>;
 
         // a = LN(x; ln1); x_◇ = a ⊙ μ_◇ + prev ⊙ (1 − μ_◇).
         ops::layer_norm(be, x, p.ln1_weight, p.ln1_bias, a);
@@ -148,8 +152,8 @@ private:
     }
 
     // Channel mix: RWKV-4's (§3.3).
-    void channel_mix(std::size_t i, const agent_batch& agents, workspace& ws, std::size_t T) const {
-        auto rows = [T](matrix_view<float> m) { return m.rows_slice(0, T); };
+    void channel_mix(std::size_t i, const agent_batch<space>& agents, workspace_type& ws, std::size_t T) const {
+        auto rows = [T](matrix_view<float, space> m) { return m.rows_slice(0, T); };
         channel_mix_block(backend_, blocks_[i].cmix, lerp_convention::current, rows(ws.x), agents.entry(3 * i + 2),
                           {rows(ws.a), rows(ws.prev), rows(ws.xk), rows(ws.xr), rows(ws.ffn_hidden),
                            rows(ws.r), rows(ws.tmp)});
@@ -157,7 +161,7 @@ private:
 
     // §3.2: w = exp(−exp(time_decay)) in f32, u = time_faaaa as is.
     void load_weights() {
-        weight_loader<Precision> ld(store_);
+        weight_loader<Precision, space> ld(store_);
         const auto& file = ld.file();
         if (!ld.has("blocks.0.att.gate.weight") || !ld.has("blocks.0.att.time_faaaa"))
             throw unsupported_error(file.display_name() +
@@ -188,7 +192,7 @@ private:
             b.time_mix_v = ld.vector(p + "att.time_mix_v", C);
             b.time_mix_r = ld.vector(p + "att.time_mix_r", C);
             b.time_mix_g = ld.vector(p + "att.time_mix_g", C);
-            b.w = ld.derive(ld.tensor(p + "att.time_decay", hn), [](float d) { return std::exp(-std::exp(d)); });
+            b.w = ld.derive(ld.host_tensor(p + "att.time_decay", hn), [](float d) { return std::exp(-std::exp(d)); });
             b.u = ld.tensor(p + "att.time_faaaa", hn);
             b.receptance = ld.matrix(p + "att.receptance.weight", C, C);
             b.key = ld.matrix(p + "att.key.weight", C, C);

@@ -46,48 +46,52 @@ struct config {
 // The five ddlerp targets, in the order of time_maa_w1's column blocks and time_maa_w2's slices.
 enum ddlerp_target : std::size_t { mix_w = 0, mix_k, mix_v, mix_r, mix_g, ddlerp_targets };
 
-template <class W>
+template <class W, memory_space Space = host_space>
 struct block_weights {
-    std::span<const float> ln1_weight, ln1_bias;                        // [C]
-    ops::ddlerp_weights<W, ddlerp_targets> ddlerp;  // time_maa_x, time_maa_{w,k,v,r,g}, time_maa_w1 [C, 5·D],
+    vector_view<const float, Space> ln1_weight, ln1_bias;                        // [C]
+    ops::ddlerp_weights<W, ddlerp_targets, Space> ddlerp;  // time_maa_x, time_maa_{w,k,v,r,g}, time_maa_w1 [C, 5·D],
                                                     // time_maa_w2 [5, D, C] as five [D, C] slices
-    std::span<const float> time_decay;                                  // [C] base log-log decay
-    ops::lora_weights<W> decay_lora;                                    // [C, D_dec], [D_dec, C]
-    std::span<const float> u;                                           // [H·N] time_faaaa, used raw
-    const_matrix_view<W> receptance, key, value, gate, output;          // [C, C]
-    std::span<const float> ln_x_weight, ln_x_bias;                      // [C]
-    std::span<const float> time_state;                                  // [H, N, N] or empty (state-tuned models)
-    channel_mix_block_weights<W> cmix;                                  // ln2, ffn.time_maa_k/r, ffn.* (v6 lerp)
+    vector_view<const float, Space> time_decay;                                  // [C] base log-log decay
+    ops::lora_weights<W, Space> decay_lora;                                    // [C, D_dec], [D_dec, C]
+    vector_view<const float, Space> u;                                           // [H·N] time_faaaa, used raw
+    const_matrix_view<W, Space> receptance, key, value, gate, output;          // [C, C]
+    vector_view<const float, Space> ln_x_weight, ln_x_bias;                      // [C]
+    std::span<const float> time_state;  // [H, N, N] or empty (state-tuned models); host: initial states start there
+    channel_mix_block_weights<W, Space> cmix;                                  // ln2, ffn.time_maa_k/r, ffn.* (v6 lerp)
 };
 
-struct workspace {
-    std::size_t capacity = 0;
-    agent_scratch agents;  // per-agent arrays of a batched call (forward_batch)
-    scratch_arena arena;
-    matrix_view<float> x, a, prev, d, z, xw, xk, xv, xr, xg, m, r, k, v, g, w, y, tmp;  // [T, C]
-    matrix_view<float> maa_hidden;    // [T, 5·D_mix]
-    matrix_view<float> decay_hidden;  // [T, D_dec]
-    matrix_view<float> ffn_hidden;    // [T, F]
+template <memory_space Space = host_space>
+struct basic_workspace : workspace_base<Space> {
+    matrix_view<float, Space> x, a, prev, d, z, xw, xk, xv, xr, xg, m, r, k, v, g, w, y, tmp;  // [T, C]
+    matrix_view<float, Space> maa_hidden;    // [T, 5·D_mix]
+    matrix_view<float, Space> decay_hidden;  // [T, D_dec]
+    matrix_view<float, Space> ffn_hidden;    // [T, F]
 
-    workspace() = default;
-    workspace(const config& c, std::size_t max_tokens) : capacity(max_tokens), agents(max_tokens) {
-        if (max_tokens == 0) throw invalid_argument("rwkv6::workspace: capacity must be at least 1 token");
-        arena = scratch_arena(max_tokens * (18 * c.n_embd + 5 * c.rank_mix + c.rank_decay + c.dim_ffn));
+    basic_workspace() = default;
+    basic_workspace(const config& c, std::size_t max_tokens)
+        : workspace_base<Space>(max_tokens, std::max(c.n_vocab, c.n_embd), max_tokens * (18 * c.n_embd + 5 * c.rank_mix + c.rank_decay + c.dim_ffn), "rwkv6::workspace") {
+        auto& scratch = this->arena;
         for (auto* mat : {&x, &a, &prev, &d, &z, &xw, &xk, &xv, &xr, &xg, &m, &r, &k, &v, &g, &w, &y, &tmp})
-            *mat = arena.take(max_tokens, c.n_embd);
-        maa_hidden = arena.take(max_tokens, 5 * c.rank_mix);
-        decay_hidden = arena.take(max_tokens, c.rank_decay);
-        ffn_hidden = arena.take(max_tokens, c.dim_ffn);
+            *mat = scratch.take(max_tokens, c.n_embd);
+        maa_hidden = scratch.take(max_tokens, 5 * c.rank_mix);
+        decay_hidden = scratch.take(max_tokens, c.rank_decay);
+        ffn_hidden = scratch.take(max_tokens, c.dim_ffn);
     }
 };
 
+using workspace = basic_workspace<host_space>;
+
 template <backend Backend = backends::reference, precision::policy Precision = precision::f32>
-class model : public recurrent_model<model<Backend, Precision>, Backend, Precision, config, workspace> {
-    using base = recurrent_model<model<Backend, Precision>, Backend, Precision, config, workspace>;
+class model : public recurrent_model<model<Backend, Precision>, Backend, Precision, config,
+                                     basic_workspace<space_of<Backend>>> {
+    using base =
+        recurrent_model<model<Backend, Precision>, Backend, Precision, config, basic_workspace<space_of<Backend>>>;
     friend base;
 
 public:
     using weight_type = typename Precision::weight_type;
+    using typename base::space;
+    using typename base::workspace_type;
 
     static model load(const std::filesystem::path& path, Backend be = {}) {
         return model(io::tensor_file::open(path), std::move(be));
@@ -99,13 +103,13 @@ public:
             rwkv5::make_state_layout(architecture::rwkv6, cfg_.n_layer, cfg_.n_embd, cfg_.n_head, cfg_.head_size);
     }
 
-    const std::vector<block_weights<weight_type>>& blocks() const noexcept { return blocks_; }
+    const std::vector<block_weights<weight_type, space>>& blocks() const noexcept { return blocks_; }
 
 private:
     using base::backend_;
     using base::cfg_;
     using base::store_;
-    std::vector<block_weights<weight_type>> blocks_;
+    std::vector<block_weights<weight_type, space>> blocks_;
 
     // Zero, or a state-tuned model's att.time_state with its last two axes swapped (§1.5).
     void initialize_state(state& st) const {
@@ -121,15 +125,15 @@ private:
     }
 
     // Time mix of block i (§4.3).
-    void time_mix(std::size_t i, const agent_batch& agents, workspace& ws, std::size_t T) const {
+    void time_mix(std::size_t i, const agent_batch<space>& agents, workspace_type& ws, std::size_t T) const {
         const Backend& be = backend_;
         const auto& p = blocks_[i];
-        auto rows = [T](matrix_view<float> mat) { return mat.rows_slice(0, T); };
+        auto rows = [T](matrix_view<float, space> mat) { return mat.rows_slice(0, T); };
         const auto x = rows(ws.x), a = rows(ws.a), prev = rows(ws.prev), r = rows(ws.r), k = rows(ws.k),
                    v = rows(ws.v), g = rows(ws.g), w = rows(ws.w), y = rows(ws.y), tmp = rows(ws.tmp);
-        const std::array<matrix_view<float>, ddlerp_targets> mixed{rows(ws.xw), rows(ws.xk), rows(ws.xv), rows(ws.xr),
+        const std::array<matrix_view<float, space>, ddlerp_targets> mixed{rows(ws.xw), rows(ws.xk), rows(ws.xv), rows(ws.xr),
                                                                    rows(ws.xg)};
-        using cm = const_matrix_view<float>;
+        using cm = const_matrix_view<float, space>;
 
         // a = LN(x; ln1); ddlerp: x_f = a + (prev − a) ⊙ (μ_f + LoRA_f)  for f = w, k, v, r, g.
         ops::layer_norm(be, x, p.ln1_weight, p.ln1_bias, a);
@@ -159,8 +163,8 @@ private:
     }
 
     // Channel mix (§4.3): the RWKV-4 block with the v6 lerp b + (prev − b) ⊙ μ.
-    void channel_mix(std::size_t i, const agent_batch& agents, workspace& ws, std::size_t T) const {
-        auto rows = [T](matrix_view<float> m) { return m.rows_slice(0, T); };
+    void channel_mix(std::size_t i, const agent_batch<space>& agents, workspace_type& ws, std::size_t T) const {
+        auto rows = [T](matrix_view<float, space> m) { return m.rows_slice(0, T); };
         channel_mix_block(backend_, blocks_[i].cmix, lerp_convention::previous, rows(ws.x), agents.entry(3 * i + 2),
                           {rows(ws.a), rows(ws.prev), rows(ws.xk), rows(ws.xr), rows(ws.ffn_hidden),
                            rows(ws.r), rows(ws.tmp)});
@@ -168,7 +172,7 @@ private:
 
     // §4.2: squeeze; u = time_faaaa; LoRA factors applied as x·M, never transposed; ranks from shapes.
     void load_weights() {
-        weight_loader<Precision> ld(store_);
+        weight_loader<Precision, space> ld(store_);
         this->load_io(ld);
         const auto& file = ld.file();
         const std::size_t C = cfg_.n_embd;
@@ -205,7 +209,7 @@ private:
             b.output = ld.matrix(p + "att.output.weight", C, C);
             b.ln_x_weight = ld.vector(p + "att.ln_x.weight", C);
             b.ln_x_bias = ld.vector(p + "att.ln_x.bias", C);
-            if (ld.has(p + "att.time_state")) b.time_state = ld.tensor(p + "att.time_state", {i64(H), i64(N), i64(N)});
+            if (ld.has(p + "att.time_state")) b.time_state = ld.host_tensor(p + "att.time_state", {i64(H), i64(N), i64(N)});
             b.cmix = load_channel_mix_block(ld, p, C, F, "time_maa_k", "time_maa_r");
         }
     }

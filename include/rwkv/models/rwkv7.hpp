@@ -54,26 +54,26 @@ struct config {
 
 // The weights of one block. Per-channel vectors are [C]; matrices are [out, in] for linear layers
 // and [in, out] for LoRA factors, as stored in the checkpoint.
-template <class W>
+template <class W, memory_space Space = host_space>
 struct block_weights {
-    std::span<const float> ln1_weight, ln1_bias;  // [C]
+    vector_view<const float, Space> ln1_weight, ln1_bias;  // [C]
 
     // Time mix (§5.3).
-    std::span<const float> x_r, x_w, x_k, x_v, x_a, x_g;  // [C] token-shift coefficients
-    std::span<const float> w0;                             // [C] decay bias
-    ops::lora_weights<W> w_lora;                           // [C, D_w], [D_w, C]  decay
-    std::span<const float> a0;                             // [C] in-context learning rate bias
-    ops::lora_weights<W> a_lora;                           // [C, D_a], [D_a, C]
-    std::span<const float> v0;                             // [C] value-residual gate bias (empty in layer 0)
-    ops::lora_weights<W> v_lora;                           // [C, D_v], [D_v, C] (empty in layer 0)
-    ops::lora_weights<W> g_lora;                           // [C, D_g], [D_g, C]  output gate
-    std::span<const float> k_k;                            // [C] removal-key scale
-    std::span<const float> k_a;                            // [C] how much α rescales k
-    std::span<const float> r_k;                            // [H·N] bonus weights
-    const_matrix_view<W> receptance, key, value, output;   // [C, C]
-    std::span<const float> ln_x_weight, ln_x_bias;         // [C] GroupNorm(H) affine
+    vector_view<const float, Space> x_r, x_w, x_k, x_v, x_a, x_g;  // [C] token-shift coefficients
+    vector_view<const float, Space> w0;                             // [C] decay bias
+    ops::lora_weights<W, Space> w_lora;                           // [C, D_w], [D_w, C]  decay
+    vector_view<const float, Space> a0;                             // [C] in-context learning rate bias
+    ops::lora_weights<W, Space> a_lora;                           // [C, D_a], [D_a, C]
+    vector_view<const float, Space> v0;                             // [C] value-residual gate bias (empty in layer 0)
+    ops::lora_weights<W, Space> v_lora;                           // [C, D_v], [D_v, C] (empty in layer 0)
+    ops::lora_weights<W, Space> g_lora;                           // [C, D_g], [D_g, C]  output gate
+    vector_view<const float, Space> k_k;                            // [C] removal-key scale
+    vector_view<const float, Space> k_a;                            // [C] how much α rescales k
+    vector_view<const float, Space> r_k;                            // [H·N] bonus weights
+    const_matrix_view<W, Space> receptance, key, value, output;   // [C, C]
+    vector_view<const float, Space> ln_x_weight, ln_x_bias;         // [C] GroupNorm(H) affine
 
-    channel_mix_block_weights<W> cmix;                     // ln2, ffn.x_k, ffn.key/value (§5.3: no receptance)
+    channel_mix_block_weights<W, Space> cmix;                     // ln2, ffn.x_k, ffn.key/value (§5.3: no receptance)
 };
 
 // The official state list (§1.5): per layer [att x_prev (C), kv S[H][value][key], ffn x_prev (C)].
@@ -94,42 +94,47 @@ inline std::shared_ptr<const state_layout> make_state_layout(const config& c) {
 }
 
 // Scratch for `forward`, sized once for up to `capacity` tokens per internal chunk.
-struct workspace {
-    std::size_t capacity = 0;
-    agent_scratch agents;  // per-agent arrays of a batched call (forward_batch)
-    scratch_arena arena;
-    matrix_view<float> x, a, prev, xr, xw, xk, xv, xa, xg;  // [T, C]
-    matrix_view<float> r, w, k, v, kappa, b, alpha, g, v_first, y, tmp;  // [T, C]
-    matrix_view<float> lora_hidden;                          // [T, max D]
-    matrix_view<float> ffn_hidden;                           // [T, F]
+template <memory_space Space = host_space>
+struct basic_workspace : workspace_base<Space> {
+    matrix_view<float, Space> x, a, prev, xr, xw, xk, xv, xa, xg;                  // [T, C]
+    matrix_view<float, Space> r, w, k, v, kappa, b, alpha, g, v_first, y, tmp;  // [T, C]
+    matrix_view<float, Space> lora_hidden;                                      // [T, max D]
+    matrix_view<float, Space> ffn_hidden;                                       // [T, F]
 
-    workspace() = default;
-    workspace(const config& c, std::size_t max_tokens) : capacity(max_tokens), agents(max_tokens) {
-        if (max_tokens == 0) throw invalid_argument("rwkv7::workspace: capacity must be at least 1 token");
+    basic_workspace() = default;
+    basic_workspace(const config& c, std::size_t max_tokens)
+        : workspace_base<Space>(max_tokens, std::max(c.n_vocab, c.n_embd),
+                                max_tokens * (20 * c.n_embd + c.max_lora_rank + c.dim_ffn), "rwkv7::workspace") {
+        auto& scratch = this->arena;
         const std::size_t C = c.n_embd;
-        arena = scratch_arena(max_tokens * (20 * C + c.max_lora_rank + c.dim_ffn));
         for (auto* m : {&x, &a, &prev, &xr, &xw, &xk, &xv, &xa, &xg, &r, &w, &k, &v, &kappa, &b, &alpha, &g,
                         &v_first, &y, &tmp})
-            *m = arena.take(max_tokens, C);
-        lora_hidden = arena.take(max_tokens, c.max_lora_rank);
-        ffn_hidden = arena.take(max_tokens, c.dim_ffn);
+            *m = scratch.take(max_tokens, C);
+        lora_hidden = scratch.take(max_tokens, c.max_lora_rank);
+        ffn_hidden = scratch.take(max_tokens, c.dim_ffn);
     }
-    workspace(workspace&&) noexcept = default;
-    workspace& operator=(workspace&&) noexcept = default;
-    workspace(const workspace&) = delete;
-    workspace& operator=(const workspace&) = delete;
+    basic_workspace(basic_workspace&&) noexcept = default;
+    basic_workspace& operator=(basic_workspace&&) noexcept = default;
+    basic_workspace(const basic_workspace&) = delete;
+    basic_workspace& operator=(const basic_workspace&) = delete;
 };
+
+using workspace = basic_workspace<host_space>;
 
 // e^(−1/2), written as the reference does (spec §6 item 16); ops::fn::rwkv7_decay applies it.
 inline constexpr float decay_scale = ops::fn::rwkv7_decay::scale;
 
 template <backend Backend = backends::reference, precision::policy Precision = precision::f32>
-class model : public recurrent_model<model<Backend, Precision>, Backend, Precision, config, workspace> {
-    using base = recurrent_model<model<Backend, Precision>, Backend, Precision, config, workspace>;
+class model : public recurrent_model<model<Backend, Precision>, Backend, Precision, config,
+                                     basic_workspace<space_of<Backend>>> {
+    using base =
+        recurrent_model<model<Backend, Precision>, Backend, Precision, config, basic_workspace<space_of<Backend>>>;
     friend base;
 
 public:
     using weight_type = typename Precision::weight_type;
+    using typename base::space;
+    using typename base::workspace_type;
 
     // Opens a .pth or .safetensors checkpoint (either RWKV-7 layout: training, with layer-0
     // v0/v1/v2, or released G1, without).
@@ -142,27 +147,27 @@ public:
         this->layout_ = make_state_layout(cfg_);
     }
 
-    const std::vector<block_weights<weight_type>>& blocks() const noexcept { return blocks_; }
+    const std::vector<block_weights<weight_type, space>>& blocks() const noexcept { return blocks_; }
 
 private:
     using base::backend_;
     using base::cfg_;
     using base::store_;
-    std::vector<block_weights<weight_type>> blocks_;
+    std::vector<block_weights<weight_type, space>> blocks_;
 
     // Time mix of block i, arch-spec §5.3 (paper §4: "RWKV-7 time mixing").
-    void time_mix(std::size_t i, const agent_batch& agents, workspace& ws, std::size_t T) const {
+    void time_mix(std::size_t i, const agent_batch<space>& agents, workspace_type& ws, std::size_t T) const {
         const Backend& be = backend_;
         const auto& p = blocks_[i];
         const std::size_t N = cfg_.head_size;
-        auto rows = [T](matrix_view<float> m) { return m.rows_slice(0, T); };
+        auto rows = [T](matrix_view<float, space> m) { return m.rows_slice(0, T); };
         const auto x = rows(ws.x), a = rows(ws.a), prev = rows(ws.prev);
         const auto xr = rows(ws.xr), xw = rows(ws.xw), xk = rows(ws.xk), xv = rows(ws.xv), xa = rows(ws.xa),
                    xg = rows(ws.xg);
         const auto r = rows(ws.r), w = rows(ws.w), k = rows(ws.k), v = rows(ws.v), kappa = rows(ws.kappa),
                    b = rows(ws.b), alpha = rows(ws.alpha), g = rows(ws.g), v_first = rows(ws.v_first),
                    y = rows(ws.y), tmp = rows(ws.tmp);
-        using cm = const_matrix_view<float>;
+        using cm = const_matrix_view<float, space>;
 
         // a = LN(x; ln1); token shift: prev[t] = a[t−1] (the stored x_prev for t = 0).
         ops::layer_norm(be, x, p.ln1_weight, p.ln1_bias, a);
@@ -225,20 +230,21 @@ private:
     }
 
     // Channel mix of block i (§5.3): x ← x + W_v relu²(W_k (b + (prev − b) ⊙ μ_k)), no receptance.
-    void channel_mix(std::size_t i, const agent_batch& agents, workspace& ws, std::size_t T) const {
-        auto rows = [T](matrix_view<float> m) { return m.rows_slice(0, T); };
+    void channel_mix(std::size_t i, const agent_batch<space>& agents, workspace_type& ws, std::size_t T) const {
+        auto rows = [T](matrix_view<float, space> m) { return m.rows_slice(0, T); };
         channel_mix_block(backend_, blocks_[i].cmix, lerp_convention::previous, rows(ws.x), agents.entry(3 * i + 2),
                           {rows(ws.a), rows(ws.prev), rows(ws.xk), rows(ws.xr), rows(ws.ffn_hidden),
                            rows(ws.r), rows(ws.tmp)});
     }
 
-    static matrix_view<float> lora_rows(workspace& ws, std::size_t T, const ops::lora_weights<weight_type>& l) {
-        return matrix_view<float>(ws.lora_hidden.data, T, l.rank());
+    static matrix_view<float, space> lora_rows(workspace_type& ws, std::size_t T,
+                                               const ops::lora_weights<weight_type, space>& l) {
+        return matrix_view<float, space>(ws.lora_hidden.data, T, l.rank());
     }
 
     // Load-time transforms of §5.2: names → shape-checked views; LN(emb; ln0) folded in f32.
     void load_weights() {
-        weight_loader<Precision> ld(store_);
+        weight_loader<Precision, space> ld(store_);
         this->load_io(ld);
         const std::size_t C = cfg_.n_embd;
 
@@ -253,7 +259,7 @@ private:
         const std::size_t F = cfg_.dim_ffn;
 
         auto lora = [&](const std::string& down, const std::string& up) {
-            ops::lora_weights<weight_type> l;
+            ops::lora_weights<weight_type, space> l;
             l.down = ld.matrix_any_cols(down, C);
             l.up = ld.matrix(up, l.down.cols, C);
             cfg_.max_lora_rank = std::max(cfg_.max_lora_rank, l.rank());

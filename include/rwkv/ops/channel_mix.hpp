@@ -9,32 +9,33 @@
 
 #include "rwkv/core/backend.hpp"
 #include "rwkv/core/tensor.hpp"
+#include "rwkv/ops/views.hpp"
 #include "rwkv/ops/functors.hpp"
 #include "rwkv/ops/linear.hpp"
 #include "rwkv/ops/map.hpp"
 
 namespace rwkv::ops {
 
-template <class W>
+template <class W, memory_space Space = host_space>
 struct channel_mix_weights {
-    const_matrix_view<W> key;         // [F, C]
-    const_matrix_view<W> value;       // [C, F]
-    const_matrix_view<W> receptance;  // [C, C]; empty for RWKV-7
+    const_matrix_view<W, Space> key;         // [F, C]
+    const_matrix_view<W, Space> value;       // [C, F]
+    const_matrix_view<W, Space> receptance;  // [C, C]; empty for RWKV-7
     bool has_receptance() const noexcept { return !receptance.empty(); }
 };
 
 // hidden: scratch [T, F]; gate: scratch [T, C] (unused without receptance); out: [T, C].
 template <backend Backend, class W>
-void channel_mix(const Backend& be, const channel_mix_weights<W>& w, const_matrix_view<float> xk,
-                 const_matrix_view<float> xr, matrix_view<float> hidden, matrix_view<float> gate,
-                 matrix_view<float> out) {
+void channel_mix(const Backend& be, const channel_mix_weights<W, space_of<Backend>>& w, const_activations<Backend> xk,
+                 const_activations<Backend> xr, activations<Backend> hidden, activations<Backend> gate,
+                 activations<Backend> out) {
     linear(be, w.key, xk, hidden);
-    map(be, hidden, fn::relu_squared{}, const_matrix_view<float>(hidden));
-    linear(be, w.value, const_matrix_view<float>(hidden), out);
+    map(be, hidden, fn::relu_squared{}, const_activations<Backend>(hidden));
+    linear(be, w.value, const_activations<Backend>(hidden), out);
     if (w.has_receptance()) {
         assert(xr.rows == xk.rows);
         linear(be, w.receptance, xr, gate);
-        map(be, out, fn::sigmoid_gate{}, const_matrix_view<float>(out), const_matrix_view<float>(gate));
+        map(be, out, fn::sigmoid_gate{}, const_activations<Backend>(out), const_activations<Backend>(gate));
     }
 }
 

@@ -14,26 +14,27 @@
 
 #include "rwkv/core/backend.hpp"
 #include "rwkv/core/tensor.hpp"
+#include "rwkv/ops/views.hpp"
 #include "rwkv/ops/functors.hpp"
 #include "rwkv/ops/linear.hpp"
 #include "rwkv/ops/map.hpp"
 
 namespace rwkv::ops {
 
-template <class W, std::size_t K>
+template <class W, std::size_t K, memory_space Space = host_space>
 struct ddlerp_weights {
-    std::span<const float> mu_x;                 // [C]
-    std::array<std::span<const float>, K> mu;    // [C] per target
-    const_matrix_view<W> w1;                     // [C, K·D]
-    std::array<const_matrix_view<W>, K> w2;      // [D, C] per target
+    vector_view<const float, Space> mu_x;               // [C]
+    std::array<vector_view<const float, Space>, K> mu;  // [C] per target
+    const_matrix_view<W, Space> w1;                     // [C, K·D]
+    std::array<const_matrix_view<W, Space>, K> w2;      // [D, C] per target
 };
 
 // Scratch: d, z, m [T, C]; hidden [T, K·D]. Outputs out[f] [T, C].
 template <backend Backend, class W, std::size_t K>
-void ddlerp(const Backend& be, const ddlerp_weights<W, K>& p, const_matrix_view<float> a, const_matrix_view<float> prev,
-            matrix_view<float> d, matrix_view<float> z, matrix_view<float> hidden, matrix_view<float> m,
-            const std::array<matrix_view<float>, K>& out) {
-    using cm = const_matrix_view<float>;
+void ddlerp(const Backend& be, const ddlerp_weights<W, K, space_of<Backend>>& p, const_activations<Backend> a, const_activations<Backend> prev,
+            activations<Backend> d, activations<Backend> z, activations<Backend> hidden, activations<Backend> m,
+            const std::array<activations<Backend>, K>& out) {
+    using cm = const_activations<Backend>;
     const std::size_t D = p.w1.cols / K;
     assert(hidden.cols == K * D && p.w1.cols == K * D);
     map(be, d, fn::subtract{}, prev, a);

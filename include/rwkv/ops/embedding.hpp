@@ -7,6 +7,7 @@
 
 #include "rwkv/core/backend.hpp"
 #include "rwkv/core/tensor.hpp"
+#include "rwkv/ops/views.hpp"
 
 namespace rwkv::ops {
 
@@ -18,8 +19,8 @@ struct embedding_kernel {
 // Token ids must already be validated against table.rows (the model boundary does it).
 // `table` is f32 or block-quantized (core/quant.hpp; rows are dequantized).
 template <backend Backend, class E>
-void embedding(const Backend& be, const_matrix_view<E> table, std::span<const std::int32_t> tokens,
-               matrix_view<float> x) {
+void embedding(const Backend& be, weights<Backend, E> table, token_ids<Backend> tokens,
+               activations<Backend> x) {
     assert(tokens.size() == x.rows && table.cols == x.cols);
     embedding_kernel<Backend>::run(be, table, tokens, x);
 }

@@ -12,6 +12,7 @@
 
 #include "rwkv/core/backend.hpp"
 #include "rwkv/core/tensor.hpp"
+#include "rwkv/ops/views.hpp"
 
 namespace rwkv::ops {
 
@@ -22,8 +23,8 @@ struct gold_attention_kernel {
 
 // q, y: [Tq, H·N]; k, v: [Nk, H·N] with Nk ≥ Tq.
 template <std::size_t N, backend Backend>
-void gold_attention(const Backend& be, const_matrix_view<float> q, const_matrix_view<float> k,
-                    const_matrix_view<float> v, matrix_view<float> y) {
+void gold_attention(const Backend& be, const_activations<Backend> q, const_activations<Backend> k,
+                    const_activations<Backend> v, activations<Backend> y) {
     assert(q.cols == k.cols && k.cols == v.cols && k.rows == v.rows && k.rows >= q.rows && q.cols % N == 0);
     assert(y.rows == q.rows && y.cols == q.cols);
     gold_attention_kernel<Backend, N>::run(be, q, k, v, y);

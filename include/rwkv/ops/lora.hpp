@@ -11,6 +11,7 @@
 
 #include "rwkv/core/backend.hpp"
 #include "rwkv/core/tensor.hpp"
+#include "rwkv/ops/views.hpp"
 #include "rwkv/ops/functors.hpp"
 #include "rwkv/ops/linear.hpp"
 #include "rwkv/ops/map.hpp"
@@ -19,25 +20,25 @@ namespace rwkv::ops {
 
 enum class lora_activation { none, tanh, sigmoid };
 
-template <class W>
+template <class W, memory_space Space = host_space>
 struct lora_weights {
-    const_matrix_view<W> down;  // A: [C_in, D]
-    const_matrix_view<W> up;    // B: [D, C_out]
+    const_matrix_view<W, Space> down;  // A: [C_in, D]
+    const_matrix_view<W, Space> up;    // B: [D, C_out]
     std::size_t rank() const noexcept { return down.cols; }
 };
 
 // out = f(x · A) · B. `hidden` is scratch of shape [T, D] (at least).
 template <backend Backend, class W>
-void lora(const Backend& be, const_matrix_view<float> x, const lora_weights<W>& w, lora_activation f,
-          matrix_view<float> hidden, matrix_view<float> out) {
+void lora(const Backend& be, const_activations<Backend> x, const lora_weights<W, space_of<Backend>>& w, lora_activation f,
+          activations<Backend> hidden, activations<Backend> out) {
     assert(hidden.rows == x.rows && hidden.cols == w.rank() && w.up.rows == w.rank());
     project(be, x, w.down, hidden);
     switch (f) {
         case lora_activation::none: break;
-        case lora_activation::tanh: map(be, hidden, fn::tanh{}, const_matrix_view<float>(hidden)); break;
-        case lora_activation::sigmoid: map(be, hidden, fn::sigmoid{}, const_matrix_view<float>(hidden)); break;
+        case lora_activation::tanh: map(be, hidden, fn::tanh{}, const_activations<Backend>(hidden)); break;
+        case lora_activation::sigmoid: map(be, hidden, fn::sigmoid{}, const_activations<Backend>(hidden)); break;
     }
-    project(be, const_matrix_view<float>(hidden), w.up, out);
+    project(be, const_activations<Backend>(hidden), w.up, out);
 }
 
 }  // namespace rwkv::ops

@@ -15,24 +15,26 @@
 #include "rwkv/core/backend.hpp"
 #include "rwkv/core/host_device.hpp"
 #include "rwkv/core/tensor.hpp"
+#include "rwkv/ops/views.hpp"
 
 namespace rwkv::ops {
 
-// Input accessors: a matrix is indexed [t][c], a channel vector [c].
+// Input accessors of host kernels: a matrix is indexed [t][c], a channel vector [c].
 inline float element(const_matrix_view<float> m, std::size_t t, std::size_t c) noexcept { return m(t, c); }
-inline float element(std::span<const float> v, std::size_t, std::size_t c) noexcept { return v[c]; }
+inline float element(vector_view<const float> v, std::size_t, std::size_t c) noexcept { return v[c]; }
 
-template <class In>
-concept map_input = std::is_convertible_v<In, const_matrix_view<float>> ||
-                    std::is_convertible_v<In, std::span<const float>>;
+// An input of a map in space S: a [T, C] matrix or a [C] channel vector.
+template <class In, class S>
+concept map_input = std::is_convertible_v<In, const_matrix_view<float, S>> ||
+                    std::is_convertible_v<In, vector_view<const float, S>>;
 
-template <class In>
-bool map_shape_matches(const In& in, const matrix_view<float>& out) {
-    if constexpr (std::is_convertible_v<In, const_matrix_view<float>>) {
-        const_matrix_view<float> m = in;
+template <class S, class In>
+bool map_shape_matches(const In& in, const matrix_view<float, S>& out) {
+    if constexpr (std::is_convertible_v<In, const_matrix_view<float, S>>) {
+        const const_matrix_view<float, S> m = in;
         return m.rows == out.rows && m.cols == out.cols;
     } else {
-        std::span<const float> v = in;
+        const vector_view<const float, S> v = in;
         return v.size() == out.cols;
     }
 }
@@ -43,8 +45,9 @@ struct map_kernel {
 };
 
 template <backend Backend, class Fn, class... In>
-void map(const Backend& be, matrix_view<float> out, Fn&& fn, const In&... in) {
-    assert((map_shape_matches(in, out) && ...));
+    requires(map_input<In, space_of<Backend>> && ...)
+void map(const Backend& be, activations<Backend> out, Fn&& fn, const In&... in) {
+    assert((map_shape_matches<space_of<Backend>>(in, out) && ...));
     map_kernel<Backend>::run(be, out, fn, in...);
 }
 

@@ -12,6 +12,7 @@
 
 #include "rwkv/core/backend.hpp"
 #include "rwkv/core/tensor.hpp"
+#include "rwkv/ops/views.hpp"
 
 namespace rwkv::ops {
 
@@ -27,29 +28,29 @@ struct norm_kernel {
 
 // y = GN over `groups` equal groups of each row (groups = 1 is LayerNorm). y may alias x.
 template <backend Backend>
-void group_norm(const Backend& be, const_matrix_view<float> x, std::span<const float> weight,
-                std::span<const float> bias, std::size_t groups, float eps, matrix_view<float> y) {
+void group_norm(const Backend& be, const_activations<Backend> x, channel_vector<Backend> weight,
+                channel_vector<Backend> bias, std::size_t groups, float eps, activations<Backend> y) {
     assert(x.rows == y.rows && x.cols == y.cols && weight.size() == x.cols && bias.size() == x.cols);
     assert(groups > 0 && x.cols % groups == 0);
     norm_kernel<Backend>::group_norm(be, x, weight, bias, groups, eps, y);
 }
 
 template <backend Backend>
-void layer_norm(const Backend& be, const_matrix_view<float> x, std::span<const float> weight,
-                std::span<const float> bias, matrix_view<float> y) {
+void layer_norm(const Backend& be, const_activations<Backend> x, channel_vector<Backend> weight,
+                channel_vector<Backend> bias, activations<Backend> y) {
     group_norm(be, x, weight, bias, 1, layer_norm_eps, y);
 }
 
 // x[t][g·n : (g+1)·n] /= max(‖·‖₂, eps), in place, for groups of n channels.
 template <backend Backend>
-void l2_normalize_groups(const Backend& be, matrix_view<float> x, std::size_t n, float eps = l2_norm_eps) {
+void l2_normalize_groups(const Backend& be, activations<Backend> x, std::size_t n, float eps = l2_norm_eps) {
     assert(n > 0 && x.cols % n == 0);
     norm_kernel<Backend>::l2_normalize_groups(be, x, n, eps);
 }
 
 // y[t] = x[t] / (‖x[t]‖₂ / √cols + eps). y may alias x.
 template <backend Backend>
-void rms_norm(const Backend& be, const_matrix_view<float> x, matrix_view<float> y, float eps = rms_norm_eps) {
+void rms_norm(const Backend& be, const_activations<Backend> x, activations<Backend> y, float eps = rms_norm_eps) {
     assert(x.rows == y.rows && x.cols == y.cols);
     norm_kernel<Backend>::rms_norm(be, x, y, eps);
 }

@@ -14,6 +14,7 @@
 #include "rwkv/core/agent_batch.hpp"
 #include "rwkv/core/backend.hpp"
 #include "rwkv/core/tensor.hpp"
+#include "rwkv/ops/views.hpp"
 #include "rwkv/ops/functors.hpp"
 #include "rwkv/ops/map.hpp"
 
@@ -26,30 +27,30 @@ struct token_shift_kernel {
 
 // prev ← shifted a (see above) and sx ← a[T−1]. prev must not alias a.
 template <backend Backend>
-void token_shift(const Backend& be, const_matrix_view<float> a, std::span<float> sx, matrix_view<float> prev) {
+void token_shift(const Backend& be, const_activations<Backend> a, state_vector<Backend> sx, activations<Backend> prev) {
     assert(a.rows == prev.rows && a.cols == prev.cols && sx.size() == a.cols && a.rows > 0);
     token_shift_kernel<Backend>::run(be, a, sx, prev);
 }
 
 // The same for every agent of a batch: each agent's rows shift against its own stored sx.
 template <backend Backend>
-void token_shift(const Backend& be, const_matrix_view<float> a, const state_slots& sx, matrix_view<float> prev) {
+void token_shift(const Backend& be, const_activations<Backend> a, const state_slots& sx, activations<Backend> prev) {
     assert(a.rows == prev.rows && a.cols == prev.cols);
     for_each_agent(sx, a.rows, [&](std::size_t g, std::size_t first, std::size_t n) {
-        token_shift_kernel<Backend>::run(be, a.rows_slice(first, n), std::span<float>(sx.agent(g), a.cols),
+        token_shift_kernel<Backend>::run(be, a.rows_slice(first, n), state_vector<Backend>(sx.agent(g), a.cols),
                                          prev.rows_slice(first, n));
     });
 }
 
 template <backend Backend, class Coeff>
-void mix_previous(const Backend& be, const_matrix_view<float> a, const_matrix_view<float> prev, const Coeff& mu,
-                  matrix_view<float> out) {
+void mix_previous(const Backend& be, const_activations<Backend> a, const_activations<Backend> prev, const Coeff& mu,
+                  activations<Backend> out) {
     map(be, out, fn::lerp_previous{}, a, prev, mu);
 }
 
 template <backend Backend, class Coeff>
-void mix_current(const Backend& be, const_matrix_view<float> a, const_matrix_view<float> prev, const Coeff& mu,
-                 matrix_view<float> out) {
+void mix_current(const Backend& be, const_activations<Backend> a, const_activations<Backend> prev, const Coeff& mu,
+                 activations<Backend> out) {
     map(be, out, fn::lerp_current{}, a, prev, mu);
 }
 

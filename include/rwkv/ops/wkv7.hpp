@@ -18,6 +18,7 @@
 #include "rwkv/core/agent_batch.hpp"
 #include "rwkv/core/backend.hpp"
 #include "rwkv/core/tensor.hpp"
+#include "rwkv/ops/views.hpp"
 
 namespace rwkv::ops {
 
@@ -29,9 +30,9 @@ struct wkv7_kernel {
 // Runs the recurrence over the T rows of the inputs (each [T, H·N]), updating `state` ([H, N, N])
 // in place and writing y [T, H·N].
 template <std::size_t N, backend Backend>
-void wkv7(const Backend& be, tensor3_view<float> state, const_matrix_view<float> r, const_matrix_view<float> w,
-          const_matrix_view<float> k, const_matrix_view<float> v, const_matrix_view<float> a,
-          const_matrix_view<float> b, matrix_view<float> y) {
+void wkv7(const Backend& be, state_matrices<Backend> state, const_activations<Backend> r, const_activations<Backend> w,
+          const_activations<Backend> k, const_activations<Backend> v, const_activations<Backend> a,
+          const_activations<Backend> b, activations<Backend> y) {
     assert(state.d1 == N && state.d2 == N && state.d0 * N == r.cols);
     wkv7_kernel<Backend, N>::run(be, state, r, w, k, v, a, b, y);
 }
@@ -39,16 +40,16 @@ void wkv7(const Backend& be, tensor3_view<float> state, const_matrix_view<float>
 // Every agent of a batch: each agent's rows scan its own [H, N, N] state. A backend may run the
 // (agent, head) pairs together (`run_agents`); otherwise the agents go one after another.
 template <std::size_t N, backend Backend>
-void wkv7(const Backend& be, const state_slots& state, const_matrix_view<float> r, const_matrix_view<float> w,
-          const_matrix_view<float> k, const_matrix_view<float> v, const_matrix_view<float> a,
-          const_matrix_view<float> b, matrix_view<float> y) {
+void wkv7(const Backend& be, const state_slots& state, const_activations<Backend> r, const_activations<Backend> w,
+          const_activations<Backend> k, const_activations<Backend> v, const_activations<Backend> a,
+          const_activations<Backend> b, activations<Backend> y) {
     assert(r.cols % N == 0);
     if constexpr (requires { wkv7_kernel<Backend, N>::run_agents(be, state, r, w, k, v, a, b, y); }) {
         wkv7_kernel<Backend, N>::run_agents(be, state, r, w, k, v, a, b, y);
     } else {
         for_each_agent(state, r.rows, [&](std::size_t g, std::size_t first, std::size_t n) {
             auto rows = [first, n](auto m) { return m.rows_slice(first, n); };
-            wkv7_kernel<Backend, N>::run(be, tensor3_view<float>{state.agent(g), r.cols / N, N, N}, rows(r), rows(w),
+            wkv7_kernel<Backend, N>::run(be, state_matrices<Backend>{state.agent(g), r.cols / N, N, N}, rows(r), rows(w),
                                          rows(k), rows(v), rows(a), rows(b), rows(y));
         });
     }
@@ -62,8 +63,8 @@ struct wkv7_bonus_kernel {
 };
 
 template <backend Backend>
-void wkv7_bonus(const Backend& be, std::size_t head_size, const_matrix_view<float> r, const_matrix_view<float> k,
-                const_matrix_view<float> v, std::span<const float> r_k, matrix_view<float> y) {
+void wkv7_bonus(const Backend& be, std::size_t head_size, const_activations<Backend> r, const_activations<Backend> k,
+                const_activations<Backend> v, channel_vector<Backend> r_k, activations<Backend> y) {
     assert(r_k.size() == r.cols && r.cols % head_size == 0);
     wkv7_bonus_kernel<Backend>::run(be, head_size, r, k, v, r_k, y);
 }
