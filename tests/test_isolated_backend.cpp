@@ -5,13 +5,11 @@
 // matches the official goldens (test_versions, test_rwkv7, test_goldfinch) — and the goldens are
 // checked here too, on the logits copied out of the space.
 #include <catch2/catch.hpp>
-
 #include <cstring>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "rwkv/backends/reference.hpp"
 #include "rwkv/models/goldfinch.hpp"
@@ -171,5 +169,7 @@ TEST_CASE("every architecture runs in a memory space the host cannot touch, bitw
     SECTION("RWKV-7 int8") { check_architecture<rwkv7::model, precision::int8>("v7-c128-l2"); }
     SECTION("RWKV-6 int4") { check_architecture<rwkv6::model, precision::int4>("v6-c128-l2"); }
     SECTION("GoldFinch f32") { check_architecture<goldfinch_model, precision::f32>("goldfinch-c128-l3"); }
-    SECTION("GoldFinch bf16 (a bf16 cache)") { check_architecture<goldfinch_model, precision::bf16>("goldfinch-c128-l3"); }
+    SECTION("GoldFinch bf16 (a bf16 cache)") {
+        check_architecture<goldfinch_model, precision::bf16>("goldfinch-c128-l3");
+    }
 }

@@ -272,7 +272,8 @@ inline int run_bench(const bench_args& a) {
     // `batch` agents, agent g warmed with g % 4 + 1 tokens (so they sit at different positions),
     // then n_decode steps; one agent steps through forward(), several through forward_batch().
     const std::size_t state_bytes = model.make_state().values().size() * sizeof(float);
-    std::size_t workspace_bytes = 0;
+    // The workspace a decode step of `batch` agents needs (reported with --decode 0 too).
+    const std::size_t workspace_bytes = model.make_workspace(batch)->bytes();
     double decode_s = 0;
     if (n_decode > 0) {
         std::vector<rwkv::state> agents;
@@ -281,7 +282,6 @@ inline int run_bench(const bench_args& a) {
         for (std::size_t g = 0; g < batch; ++g) agents.push_back(model.make_state());
         for (auto& st : agents) agent_ptrs.push_back(&st);
         auto ws = model.make_workspace(batch);
-        workspace_bytes = ws->bytes();
         std::vector<float> batch_logits(batch * V);
         auto warm = model.make_workspace(4);
         for (std::size_t g = 0; g < batch; ++g) {

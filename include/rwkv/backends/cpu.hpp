@@ -352,7 +352,8 @@ struct norm_kernel<backends::cpu> {
         });
     }
 };
-template <> struct cache_kernel<backends::cpu> : cache_kernel<backends::reference> {};
+template <>
+struct cache_kernel<backends::cpu> : cache_kernel<backends::reference> {};
 template <> struct embedding_kernel<backends::cpu> : embedding_kernel<backends::reference> {};
 template <> struct token_shift_kernel<backends::cpu> : token_shift_kernel<backends::reference> {};
 template <> struct wkv4_kernel<backends::cpu> : wkv4_kernel<backends::reference> {};

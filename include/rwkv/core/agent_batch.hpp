@@ -71,7 +71,8 @@ class agent_batch {
 
 public:
     // row_begin may be nullptr for a single agent (it owns every row).
-    agent_batch(basic_state<Space>* const* states, float* const* base, const std::size_t* row_begin, std::size_t count) noexcept
+    agent_batch(basic_state<Space>* const* states, float* const* base, const std::size_t* row_begin,
+                std::size_t count) noexcept
         : states_(states), base_(base), row_begin_(row_begin), count_(count) {
         assert(count >= 1 && (row_begin || count == 1));
     }

@@ -73,18 +73,27 @@ inline void widen_cache_values(dtype type, const std::byte* src, float* dst, std
         return decltype(tag)::from_bits(b).to_float();
     };
     switch (type) {
-        case dtype::f32: if (n != 0) std::memcpy(dst, src, n * 4); break;
-        case dtype::bf16: for (std::size_t i = 0; i < n; ++i) dst[i] = load_16(bf16{}, i); break;
-        case dtype::f16: for (std::size_t i = 0; i < n; ++i) dst[i] = load_16(f16{}, i); break;
+        case dtype::f32:
+            if (n != 0) std::memcpy(dst, src, n * 4);
+            break;
+        case dtype::bf16:
+            for (std::size_t i = 0; i < n; ++i) dst[i] = load_16(bf16{}, i);
+            break;
+        case dtype::f16:
+            for (std::size_t i = 0; i < n; ++i) dst[i] = load_16(f16{}, i);
+            break;
         case dtype::i8:
-        case dtype::u8: throw state_error("state: a context cache is f32, bf16 or f16");
+        case dtype::u8:
+            throw state_error("state: a context cache is f32, bf16 or f16");
     }
 }
 
 // n f32 values at src rounded to `type` (f32, bf16 or f16) at dst (host memory).
 inline void narrow_cache_values(dtype type, const float* src, std::byte* dst, std::size_t n) {
     switch (type) {
-        case dtype::f32: if (n != 0) std::memcpy(dst, src, n * 4); break;
+        case dtype::f32:
+            if (n != 0) std::memcpy(dst, src, n * 4);
+            break;
         case dtype::bf16:
             for (std::size_t i = 0; i < n; ++i) {
                 const std::uint16_t b = bf16::from_float(src[i]).bits;
@@ -98,7 +107,8 @@ inline void narrow_cache_values(dtype type, const float* src, std::byte* dst, st
             }
             break;
         case dtype::i8:
-        case dtype::u8: throw state_error("state: a context cache is f32, bf16 or f16");
+        case dtype::u8:
+            throw state_error("state: a context cache is f32, bf16 or f16");
     }
 }
 
@@ -192,7 +202,9 @@ public:
     const std::byte* cache_rows_handle() const noexcept { return cache_rows_.data_handle(); }
     std::int32_t* cache_ids_handle() noexcept { return cache_ids_.data_handle(); }
     const std::int32_t* cache_ids_handle() const noexcept { return cache_ids_.data_handle(); }
-    vector_view<const std::int32_t, Space> cache_ids() const noexcept { return {cache_ids_.data_handle(), cache_size_}; }
+    vector_view<const std::int32_t, Space> cache_ids() const noexcept {
+        return {cache_ids_.data_handle(), cache_size_};
+    }
 
     // Host spaces: the cached rows as stored (cache_dtype) and their token ids.
     std::span<const std::byte> cache_bytes() const noexcept
@@ -263,8 +275,10 @@ public:
 private:
     template <class T>
     static auto as_range(vector_view<T, Space> v) noexcept {
-        if constexpr (host_accessible) return v.span();
-        else return v;
+        if constexpr (host_accessible)
+            return v.span();
+        else
+            return v;
     }
 
     // dst ← src across spaces: layout, values and cache (the cache keeps src's capacity).
@@ -275,8 +289,10 @@ private:
         deep_copy(dst.values_, src.values_);
         dst.cache_rows_ = buffer<std::byte, D>(src.cache_rows_.size());
         dst.cache_ids_ = buffer<std::int32_t, D>(src.cache_ids_.size());
-        deep_copy<D, S>(dst.cache_rows_.data_handle(), src.cache_rows_.data_handle(), src.cache_size_ * src.cache_row_bytes());
-        deep_copy<D, S>(dst.cache_ids_.data_handle(), src.cache_ids_.data_handle(), src.cache_size_ * sizeof(std::int32_t));
+        deep_copy<D, S>(dst.cache_rows_.data_handle(), src.cache_rows_.data_handle(),
+                        src.cache_size_ * src.cache_row_bytes());
+        deep_copy<D, S>(dst.cache_ids_.data_handle(), src.cache_ids_.data_handle(),
+                        src.cache_size_ * sizeof(std::int32_t));
         dst.cache_size_ = src.cache_size_;
     }
 };

@@ -30,7 +30,7 @@ template <class W, memory_space Space = host_space>
 struct channel_mix_block_weights {
     vector_view<const float, Space> ln2_weight, ln2_bias;  // [C]
     vector_view<const float, Space> mu_k, mu_r;            // [C]; mu_r empty without receptance
-    ops::channel_mix_weights<W, Space> ffn;  // key [F, C], value [C, F], receptance [C, C] or empty
+    ops::channel_mix_weights<W, Space> ffn;                // key [F, C], value [C, F], receptance [C, C] or empty
 };
 
 // Reads blocks.{i}.ln2.*, ffn.{mu_k_name}, ffn.{mu_r_name}, ffn.key/value(/receptance).weight.

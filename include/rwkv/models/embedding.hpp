@@ -30,7 +30,6 @@
 #include <utility>
 #include <vector>
 
-#include "rwkv/backends/reference.hpp"
 #include "rwkv/core/backend.hpp"
 #include "rwkv/core/buffer.hpp"
 #include "rwkv/core/error.hpp"

@@ -17,23 +17,22 @@
 
 #include <algorithm>
 #include <cassert>
-#include <utility>
 #include <filesystem>
-#include <iterator>
-#include <string_view>
 #include <fstream>
+#include <iterator>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
-#include "rwkv/io/read_file.hpp"
 #include "rwkv/core/agent_batch.hpp"
 #include "rwkv/core/architecture.hpp"
 #include "rwkv/core/state.hpp"
+#include "rwkv/io/read_file.hpp"
 #include "rwkv/models/channel_mix_block.hpp"
 #include "rwkv/models/loader.hpp"
 #include "rwkv/models/recurrent_model.hpp"
@@ -132,23 +131,23 @@ enum c2_target : std::size_t { c2_r = 0, c2_k, c2_v, c2_w, c2_v2, c2_targets };
 
 template <class W, memory_space Space = host_space>
 struct finch_c2_weights {
-    ops::ddlerp_weights<W, c2_targets, Space> ddlerp;    // time_maa_x, time_maa_{r,k,v,w,v2}, w1 [C, 5·D], w2 [5, D, C]
-    vector_view<const float, Space> time_decay;            // [C]
-    ops::lora_weights<W, Space> decay_lora;              // [C, D_dec], [D_dec, C]
-    ops::lora_weights<W, Space> value2_lora;             // P [C, D_v2], Q [D_v2, C]
-    vector_view<const float, Space> u;                     // [H·N]: time_faaaa if !use_v2, else zeros
+    ops::ddlerp_weights<W, c2_targets, Space> ddlerp;  // time_maa_x, time_maa_{r,k,v,w,v2}, w1 [C, 5·D], w2 [5, D, C]
+    vector_view<const float, Space> time_decay;        // [C]
+    ops::lora_weights<W, Space> decay_lora;            // [C, D_dec], [D_dec, C]
+    ops::lora_weights<W, Space> value2_lora;           // P [C, D_v2], Q [D_v2, C]
+    vector_view<const float, Space> u;                 // [H·N]: time_faaaa if !use_v2, else zeros
     const_matrix_view<W, Space> receptance, key, value, output;  // [C, C]
-    vector_view<const float, Space> ln_x_weight, ln_x_bias;        // [C] LayerNorm over all channels
+    vector_view<const float, Space> ln_x_weight, ln_x_bias;      // [C] LayerNorm over all channels
 };
 
 template <class W, memory_space Space = host_space>
 struct gold_weights {
-    ops::ddlerp_weights<W, 1, Space> query_lerp;         // time_maa_x, time_maa_q, time_maa_q_w1 [C, D_q], _q_w2 [D_q, C]
+    ops::ddlerp_weights<W, 1, Space> query_lerp;  // time_maa_x, time_maa_q, time_maa_q_w1 [C, D_q], _q_w2 [D_q, C]
     vector_view<const float, Space> maa_v_cache, maa_k, maa_v;  // [C]
-    const_matrix_view<W, Space> kv_w1;                   // [C, 2·D_kv]
-    const_matrix_view<W, Space> kv_w2[2];                // [D_kv, C]: k, v
-    ops::lora_weights<W, Space> key_lora, value_lora;    // [C, R], [R, C]
-    const_matrix_view<W, Space> query, output;           // [C, C]
+    const_matrix_view<W, Space> kv_w1;                          // [C, 2·D_kv]
+    const_matrix_view<W, Space> kv_w2[2];                       // [D_kv, C]: k, v
+    ops::lora_weights<W, Space> key_lora, value_lora;           // [C, R], [R, C]
+    const_matrix_view<W, Space> query, output;                  // [C, C]
     vector_view<const float, Space> ln_q_weight, ln_q_bias, ln_k_weight, ln_k_bias, ln_v_weight, ln_v_bias;
     vector_view<const float, Space> ln_x_weight, ln_x_bias;
 };
@@ -157,9 +156,9 @@ template <class W, memory_space Space = host_space>
 struct block_weights {
     bool gold = false;
     vector_view<const float, Space> ln1_weight, ln1_bias;  // [C]
-    finch_c2_weights<W, Space> c2;                       // blocks < n_c2
-    gold_weights<W, Space> att;                          // blocks ≥ n_c2
-    channel_mix_block_weights<W, Space> cmix;            // RWKV-6 channel mix, every block
+    finch_c2_weights<W, Space> c2;                         // blocks < n_c2
+    gold_weights<W, Space> att;                            // blocks ≥ n_c2
+    channel_mix_block_weights<W, Space> cmix;              // RWKV-6 channel mix, every block
 };
 
 // State list: per block att.x_prev [C], (Finch-C2 only) att.kv S[H][key][value], ffn.x_prev [C];
@@ -192,14 +191,14 @@ struct basic_workspace : workspace_base<Space> {
     // [T, C]
     matrix_view<float, Space> x, a, prev, d, z, xk, xr, m, r, k, v, v2, w, y, tmp;
     matrix_view<float, Space> mixed[c2_targets];
-    matrix_view<float, Space> hidden;       // [T, max rank]
-    matrix_view<float, Space> ffn_hidden;   // [T, F]
-    matrix_view<float, Space> compressed;   // [T, c]
+    matrix_view<float, Space> hidden;      // [T, max rank]
+    matrix_view<float, Space> ffn_hidden;  // [T, F]
+    matrix_view<float, Space> compressed;  // [T, c]
     // [max_context, C]: the context streams of GOLD
     matrix_view<float, Space> ctx_key, ctx_emb, ctx_prev, ctx_u, ctx_mk, ctx_mv, ctx_k, ctx_v, ctx_tmp;
-    matrix_view<float, Space> ctx_hidden;   // [max_context, max rank]
-    matrix_view<float, Space> ctx_c;        // [max_context, c]
-    matrix_view<float, Space> zero_row;     // [1, C]
+    matrix_view<float, Space> ctx_hidden;  // [max_context, max rank]
+    matrix_view<float, Space> ctx_c;       // [max_context, c]
+    matrix_view<float, Space> zero_row;    // [1, C]
 
     basic_workspace() = default;
     basic_workspace(const config& c, std::size_t max_tokens)
@@ -261,7 +260,7 @@ private:
     using base::store_;
     std::vector<block_weights<weight_type, space>> blocks_;
     std::vector<std::size_t> att_entry_, kv_entry_, ffn_entry_;  // state-list index per block
-    const_matrix_view<weight_type, space> cache_a_;                  // W_a [c, C]
+    const_matrix_view<weight_type, space> cache_a_;              // W_a [c, C]
     const_matrix_view<weight_type, space> cache_b_emb_, cache_b_c_;  // W_b split: [C, C] and [C, c] (strided)
     vector_view<const float, space> zeros_;                          // [C]
 
@@ -312,9 +311,10 @@ private:
         state_type& st = agents[0];
         const auto [first, n] = block_rows(i, ws, T);
         auto rows = [first = first, n = n](matrix_view<float, space> mat) { return mat.rows_slice(first, n); };
-        channel_mix_block(backend_, blocks_[i].cmix, lerp_convention::previous, rows(ws.x), state_slots::one(st.entry_handle(ffn_entry_[i])),
-                          {rows(ws.a), rows(ws.prev), rows(ws.xk), rows(ws.xr), rows(ws.ffn_hidden), rows(ws.r),
-                           rows(ws.tmp)});
+        channel_mix_block(
+            backend_, blocks_[i].cmix, lerp_convention::previous, rows(ws.x),
+            state_slots::one(st.entry_handle(ffn_entry_[i])),
+            {rows(ws.a), rows(ws.prev), rows(ws.xk), rows(ws.xr), rows(ws.ffn_hidden), rows(ws.r), rows(ws.tmp)});
     }
 
     // Finch-C2 time mix (§2.1).
@@ -341,7 +341,8 @@ private:
         ops::linear(be, p.receptance, x_r, r);
         ops::linear(be, p.key, x_k, k);
         ops::linear(be, p.value, x_v, v);
-        ops::lora(be, x_w, p.decay_lora, ops::lora_activation::tanh, matrix_view<float, space>(ws.hidden.data, T, cfg_.rank_decay), w);
+        ops::lora(be, x_w, p.decay_lora, ops::lora_activation::tanh,
+                  matrix_view<float, space>(ws.hidden.data, T, cfg_.rank_decay), w);
         ops::map(be, w, ops::fn::rwkv6_decay{}, cm(w), p.time_decay);
         if (cfg_.use_one_minus_w) ops::map(be, k, ops::fn::scale_by_one_minus{}, cm(k), cm(w));
 

@@ -119,8 +119,8 @@ public:
 
     // A tensor of exactly `shape`, viewed as one row-major [rows, cols] matrix (e.g. RWKV-6's
     // time_maa_w2 [5, D, C] as [5·D, C], whose row blocks are the five LoRA factors).
-    matrix_type<weight_type> matrix_of_tensor(std::string_view name, std::vector<std::int64_t> shape,
-                                                    std::size_t rows, std::size_t cols) const {
+    matrix_type<weight_type> matrix_of_tensor(std::string_view name, std::vector<std::int64_t> shape, std::size_t rows,
+                                              std::size_t cols) const {
         const auto& e = entry(name);
         if (e.shape != shape) throw mismatch(e, shape_string(shape));
         return make_matrix(e, rows, cols);
@@ -159,8 +159,10 @@ public:
     // [rows, cols] f32 values in `table` (the ln0-folded embedding); the f32 buffer is kept only for E = float.
     template <class E>
     matrix_type<E> embedding_table(aligned_buffer<float>&& table, std::size_t rows, std::size_t cols) const {
-        if constexpr (std::is_same_v<E, float>) return to_space(const_matrix_view<float>{keep_on_host(std::move(table)).data(), rows, cols});
-        else return to_space(quantize_owned<E>(table.data(), rows, cols));
+        if constexpr (std::is_same_v<E, float>)
+            return to_space(const_matrix_view<float>{keep_on_host(std::move(table)).data(), rows, cols});
+        else
+            return to_space(quantize_owned<E>(table.data(), rows, cols));
     }
 
     // The same from a file whose emb.weight already is the folded table (rwkv-cli convert): in
@@ -202,8 +204,10 @@ private:
 
     // A host view as the space's: itself in the host space, a copy in the space otherwise.
     vector_type to_space(std::span<const float> v) const {
-        if constexpr (std::is_same_v<Space, host_space>) return v;
-        else return {reinterpret_cast<const float*>(upload(v.data(), v.size_bytes())), v.size()};
+        if constexpr (std::is_same_v<Space, host_space>)
+            return v;
+        else
+            return {reinterpret_cast<const float*>(upload(v.data(), v.size_bytes())), v.size()};
     }
     template <class T>
     matrix_type<T> to_space(const_matrix_view<T> m) const {
@@ -211,10 +215,12 @@ private:
             return m;
         } else if constexpr (quant_format<T>) {
             const auto* codes = reinterpret_cast<const std::int8_t*>(upload(m.codes, m.rows * m.code_stride));
-            const auto* scales = reinterpret_cast<const float*>(upload(m.scales, m.rows * m.scale_stride * sizeof(float)));
+            const auto* scales =
+                reinterpret_cast<const float*>(upload(m.scales, m.rows * m.scale_stride * sizeof(float)));
             return {codes, scales, m.rows, m.cols, m.code_stride, m.scale_stride};
         } else {
-            return {reinterpret_cast<const T*>(upload(m.data, m.rows * m.stride * sizeof(T))), m.rows, m.cols, m.stride};
+            return {reinterpret_cast<const T*>(upload(m.data, m.rows * m.stride * sizeof(T))), m.rows, m.cols,
+                    m.stride};
         }
     }
 
@@ -291,8 +297,10 @@ private:
 
     matrix_type<weight_type> make_matrix(const io::tensor_entry& e, std::size_t rows, std::size_t cols) const {
         matrix_type<weight_type> m;
-        if constexpr (quant_format<weight_type>) m = to_space(quantized(e, rows, cols));
-        else m = to_space(const_matrix_view<weight_type>{packed(e), rows, cols});
+        if constexpr (quant_format<weight_type>)
+            m = to_space(quantized(e, rows, cols));
+        else
+            m = to_space(const_matrix_view<weight_type>{packed(e), rows, cols});
         store_.matrices.push_back({e.name, e.shape, m});
         return m;
     }
@@ -401,9 +409,9 @@ namespace rwkv {
 // time_maa_w2 [K, D, C] (or, with w1/w2 names given, those LoRA tensors).
 template <precision::policy P, std::size_t K, memory_space S>
 ops::ddlerp_weights<typename P::weight_type, K, S> load_ddlerp(const weight_loader<P, S>& ld, const std::string& prefix,
-                                                            const std::array<const char*, K>& names, std::size_t C,
-                                                            std::size_t D, const char* w1 = "time_maa_w1",
-                                                            const char* w2 = "time_maa_w2") {
+                                                               const std::array<const char*, K>& names, std::size_t C,
+                                                               std::size_t D, const char* w1 = "time_maa_w1",
+                                                               const char* w2 = "time_maa_w2") {
     ops::ddlerp_weights<typename P::weight_type, K, S> p;
     p.mu_x = ld.vector(prefix + "time_maa_x", C);
     for (std::size_t f = 0; f < K; ++f) p.mu[f] = ld.vector(prefix + "time_maa_" + names[f], C);

@@ -24,7 +24,6 @@
 #include <type_traits>
 #include <vector>
 
-#include "rwkv/backends/reference.hpp"
 #include "rwkv/core/agent_batch.hpp"
 #include "rwkv/core/architecture.hpp"
 #include "rwkv/core/backend.hpp"
@@ -84,8 +83,10 @@ public:
         state st(layout_);
         if constexpr (requires(const Derived& d, state& s) { d.initialize_state(s); })
             static_cast<const Derived&>(*this).initialize_state(st);
-        if constexpr (std::is_same_v<space, host_space>) return st;
-        else return state_type::from_host(st);
+        if constexpr (std::is_same_v<space, host_space>)
+            return st;
+        else
+            return state_type::from_host(st);
     }
 
     // Scratch for up to `max_tokens` tokens per internal chunk; allocated here, once.
@@ -176,8 +177,8 @@ public:
                 s.row_begin[g + 1] = s.row_begin[g] + length(g);
             }
             const std::size_t rows = s.row_begin[B];
-            run_rows(to_space(tokens, ws), agent_batch<space>(s.states.data(), s.base.data(), s.row_begin.data(), B), ws,
-                     mode == logits_mode::all);
+            run_rows(to_space(tokens, ws), agent_batch<space>(s.states.data(), s.base.data(), s.row_begin.data(), B),
+                     ws, mode == logits_mode::all);
             if (mode == logits_mode::none) return;
 
             // logits = head · LN(x; ln_out) for every row, or for each agent's last row.
@@ -257,8 +258,10 @@ protected:
             aligned_buffer<float> emb = ld.to_f32_copy(emb_entry);
             ld.file().drop_pages(emb_entry);
             const matrix_view<float> e(emb.data(), cfg_.n_vocab, C);
-            ops::layer_norm(backends::reference{}, e, ld.host_vector("blocks.0.ln0.weight", C),
-                            ld.host_vector("blocks.0.ln0.bias", C), e);
+            const auto ln0_weight = ld.host_vector("blocks.0.ln0.weight", C);
+            const auto ln0_bias = ld.host_vector("blocks.0.ln0.bias", C);
+            for (std::size_t v = 0; v < cfg_.n_vocab; ++v)
+                ops::normalize_on_host(e.row(v), ln0_weight, ln0_bias, ops::layer_norm_eps, e.row(v));
             for (float value : emb.span())
                 if (!std::isfinite(value))
                     throw model_error(file.display_name() + ": tensor 'emb.weight' contains NaN or Inf");
@@ -344,7 +347,8 @@ private:
 
     // x = E[tokens]; every block; the residual stream is left in ws.x. `agents` says whose state
     // each row advances.
-    void run_rows(ops::token_ids<Backend> tokens, const agent_batch<space>& agents, Workspace& ws, bool all_rows) const {
+    void run_rows(ops::token_ids<Backend> tokens, const agent_batch<space>& agents, Workspace& ws,
+                  bool all_rows) const {
         const auto& self = static_cast<const Derived&>(*this);
         const std::size_t T = tokens.size();
         if constexpr (requires { self.begin_chunk(tokens, agents, ws, all_rows); })
@@ -396,8 +400,10 @@ private:
     // else the workspace's boundary buffer (copied over by to_host).
     static matrix_view<float, space> output_rows(std::span<float> host, std::size_t rows, std::size_t cols,
                                                  Workspace& ws) {
-        if constexpr (std::is_same_v<space, host_space>) return {host.data(), rows, cols};
-        else return {ws.boundary.outputs.data_handle(), rows, cols};
+        if constexpr (std::is_same_v<space, host_space>)
+            return {host.data(), rows, cols};
+        else
+            return {ws.boundary.outputs.data_handle(), rows, cols};
     }
     static void to_host(matrix_view<float, space> out, std::span<float> host) {
         if constexpr (!std::is_same_v<space, host_space>) {

@@ -37,12 +37,12 @@ struct config {
 
 template <class W, memory_space Space = host_space>
 struct block_weights {
-    vector_view<const float, Space> ln1_weight, ln1_bias;                        // [C]
-    vector_view<const float, Space> time_mix_k, time_mix_v, time_mix_r;          // [C] μ weights the CURRENT token
-    vector_view<const float, Space> w;                                           // [C] −exp(time_decay), f32 (§2.2)
-    vector_view<const float, Space> u;                                           // [C] time_first, the log-bonus
-    const_matrix_view<W, Space> key, value, receptance, output;                // [C, C]
-    channel_mix_block_weights<W, Space> cmix;                                  // ln2, ffn.time_mix_k/r, ffn.* (§2.3)
+    vector_view<const float, Space> ln1_weight, ln1_bias;                // [C]
+    vector_view<const float, Space> time_mix_k, time_mix_v, time_mix_r;  // [C] μ weights the CURRENT token
+    vector_view<const float, Space> w;                                   // [C] −exp(time_decay), f32 (§2.2)
+    vector_view<const float, Space> u;                                   // [C] time_first, the log-bonus
+    const_matrix_view<W, Space> key, value, receptance, output;          // [C, C]
+    channel_mix_block_weights<W, Space> cmix;                            // ln2, ffn.time_mix_k/r, ffn.* (§2.3)
 };
 
 // The official state list (§1.5): per layer [att x_prev, aa, bb, pp, ffn x_prev], each [C].
@@ -69,7 +69,8 @@ struct basic_workspace : workspace_base<Space> {
 
     basic_workspace() = default;
     basic_workspace(const config& c, std::size_t max_tokens)
-        : workspace_base<Space>(max_tokens, std::max(c.n_vocab, c.n_embd), max_tokens * (11 * c.n_embd + c.dim_ffn), "rwkv4::workspace") {
+        : workspace_base<Space>(max_tokens, std::max(c.n_vocab, c.n_embd), max_tokens * (11 * c.n_embd + c.dim_ffn),
+                                "rwkv4::workspace") {
         auto& scratch = this->arena;
         for (auto* m : {&x, &a, &prev, &xk, &xv, &xr, &r, &k, &v, &y, &tmp}) *m = scratch.take(max_tokens, c.n_embd);
         ffn_hidden = scratch.take(max_tokens, c.dim_ffn);

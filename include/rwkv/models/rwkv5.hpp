@@ -39,13 +39,13 @@ struct config {
 
 template <class W, memory_space Space = host_space>
 struct block_weights {
-    vector_view<const float, Space> ln1_weight, ln1_bias;                         // [C]
+    vector_view<const float, Space> ln1_weight, ln1_bias;                            // [C]
     vector_view<const float, Space> time_mix_k, time_mix_v, time_mix_r, time_mix_g;  // [C] μ weights the current token
-    vector_view<const float, Space> w;                                            // [H·N] exp(−exp(time_decay)), f32 (§3.2)
-    vector_view<const float, Space> u;                                            // [H·N] time_faaaa, the bonus, used raw
-    const_matrix_view<W, Space> receptance, key, value, gate, output;           // [C, C]
-    vector_view<const float, Space> ln_x_weight, ln_x_bias;                       // [C]
-    channel_mix_block_weights<W, Space> cmix;                                   // ln2, ffn.time_mix_k/r, ffn.* (RWKV-4's)
+    vector_view<const float, Space> w;                                 // [H·N] exp(−exp(time_decay)), f32 (§3.2)
+    vector_view<const float, Space> u;                                 // [H·N] time_faaaa, the bonus, used raw
+    const_matrix_view<W, Space> receptance, key, value, gate, output;  // [C, C]
+    vector_view<const float, Space> ln_x_weight, ln_x_bias;            // [C]
+    channel_mix_block_weights<W, Space> cmix;                          // ln2, ffn.time_mix_k/r, ffn.* (RWKV-4's)
 };
 
 // The official state list (§1.5): per layer [att x_prev (C), kv S[H][key][value], ffn x_prev (C)].
@@ -73,7 +73,8 @@ struct basic_workspace : workspace_base<Space> {
 
     basic_workspace() = default;
     basic_workspace(const config& c, std::size_t max_tokens)
-        : workspace_base<Space>(max_tokens, std::max(c.n_vocab, c.n_embd), max_tokens * (14 * c.n_embd + c.dim_ffn), "rwkv5::workspace") {
+        : workspace_base<Space>(max_tokens, std::max(c.n_vocab, c.n_embd), max_tokens * (14 * c.n_embd + c.dim_ffn),
+                                "rwkv5::workspace") {
         auto& scratch = this->arena;
         for (auto* m : {&x, &a, &prev, &xk, &xv, &xr, &xg, &r, &k, &v, &g, &w, &y, &tmp})
             *m = scratch.take(max_tokens, c.n_embd);

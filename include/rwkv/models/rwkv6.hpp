@@ -48,28 +48,30 @@ enum ddlerp_target : std::size_t { mix_w = 0, mix_k, mix_v, mix_r, mix_g, ddlerp
 
 template <class W, memory_space Space = host_space>
 struct block_weights {
-    vector_view<const float, Space> ln1_weight, ln1_bias;                        // [C]
+    vector_view<const float, Space> ln1_weight, ln1_bias;  // [C]
     ops::ddlerp_weights<W, ddlerp_targets, Space> ddlerp;  // time_maa_x, time_maa_{w,k,v,r,g}, time_maa_w1 [C, 5·D],
-                                                    // time_maa_w2 [5, D, C] as five [D, C] slices
-    vector_view<const float, Space> time_decay;                                  // [C] base log-log decay
-    ops::lora_weights<W, Space> decay_lora;                                    // [C, D_dec], [D_dec, C]
-    vector_view<const float, Space> u;                                           // [H·N] time_faaaa, used raw
-    const_matrix_view<W, Space> receptance, key, value, gate, output;          // [C, C]
-    vector_view<const float, Space> ln_x_weight, ln_x_bias;                      // [C]
+                                                           // time_maa_w2 [5, D, C] as five [D, C] slices
+    vector_view<const float, Space> time_decay;            // [C] base log-log decay
+    ops::lora_weights<W, Space> decay_lora;                // [C, D_dec], [D_dec, C]
+    vector_view<const float, Space> u;                     // [H·N] time_faaaa, used raw
+    const_matrix_view<W, Space> receptance, key, value, gate, output;  // [C, C]
+    vector_view<const float, Space> ln_x_weight, ln_x_bias;            // [C]
     std::span<const float> time_state;  // [H, N, N] or empty (state-tuned models); host: initial states start there
-    channel_mix_block_weights<W, Space> cmix;                                  // ln2, ffn.time_maa_k/r, ffn.* (v6 lerp)
+    channel_mix_block_weights<W, Space> cmix;  // ln2, ffn.time_maa_k/r, ffn.* (v6 lerp)
 };
 
 template <memory_space Space = host_space>
 struct basic_workspace : workspace_base<Space> {
     matrix_view<float, Space> x, a, prev, d, z, xw, xk, xv, xr, xg, m, r, k, v, g, w, y, tmp;  // [T, C]
-    matrix_view<float, Space> maa_hidden;    // [T, 5·D_mix]
-    matrix_view<float, Space> decay_hidden;  // [T, D_dec]
-    matrix_view<float, Space> ffn_hidden;    // [T, F]
+    matrix_view<float, Space> maa_hidden;                                                      // [T, 5·D_mix]
+    matrix_view<float, Space> decay_hidden;                                                    // [T, D_dec]
+    matrix_view<float, Space> ffn_hidden;                                                      // [T, F]
 
     basic_workspace() = default;
     basic_workspace(const config& c, std::size_t max_tokens)
-        : workspace_base<Space>(max_tokens, std::max(c.n_vocab, c.n_embd), max_tokens * (18 * c.n_embd + 5 * c.rank_mix + c.rank_decay + c.dim_ffn), "rwkv6::workspace") {
+        : workspace_base<Space>(max_tokens, std::max(c.n_vocab, c.n_embd),
+                                max_tokens * (18 * c.n_embd + 5 * c.rank_mix + c.rank_decay + c.dim_ffn),
+                                "rwkv6::workspace") {
         auto& scratch = this->arena;
         for (auto* mat : {&x, &a, &prev, &d, &z, &xw, &xk, &xv, &xr, &xg, &m, &r, &k, &v, &g, &w, &y, &tmp})
             *mat = scratch.take(max_tokens, c.n_embd);
@@ -131,8 +133,8 @@ private:
         auto rows = [T](matrix_view<float, space> mat) { return mat.rows_slice(0, T); };
         const auto x = rows(ws.x), a = rows(ws.a), prev = rows(ws.prev), r = rows(ws.r), k = rows(ws.k),
                    v = rows(ws.v), g = rows(ws.g), w = rows(ws.w), y = rows(ws.y), tmp = rows(ws.tmp);
-        const std::array<matrix_view<float, space>, ddlerp_targets> mixed{rows(ws.xw), rows(ws.xk), rows(ws.xv), rows(ws.xr),
-                                                                   rows(ws.xg)};
+        const std::array<matrix_view<float, space>, ddlerp_targets> mixed{rows(ws.xw), rows(ws.xk), rows(ws.xv),
+                                                                          rows(ws.xr), rows(ws.xg)};
         using cm = const_matrix_view<float, space>;
 
         // a = LN(x; ln1); ddlerp: x_f = a + (prev − a) ⊙ (μ_f + LoRA_f)  for f = w, k, v, r, g.
@@ -209,7 +211,8 @@ private:
             b.output = ld.matrix(p + "att.output.weight", C, C);
             b.ln_x_weight = ld.vector(p + "att.ln_x.weight", C);
             b.ln_x_bias = ld.vector(p + "att.ln_x.bias", C);
-            if (ld.has(p + "att.time_state")) b.time_state = ld.host_tensor(p + "att.time_state", {i64(H), i64(N), i64(N)});
+            if (ld.has(p + "att.time_state"))
+                b.time_state = ld.host_tensor(p + "att.time_state", {i64(H), i64(N), i64(N)});
             b.cmix = load_channel_mix_block(ld, p, C, F, "time_maa_k", "time_maa_r");
         }
     }

@@ -60,20 +60,20 @@ struct block_weights {
 
     // Time mix (§5.3).
     vector_view<const float, Space> x_r, x_w, x_k, x_v, x_a, x_g;  // [C] token-shift coefficients
-    vector_view<const float, Space> w0;                             // [C] decay bias
-    ops::lora_weights<W, Space> w_lora;                           // [C, D_w], [D_w, C]  decay
-    vector_view<const float, Space> a0;                             // [C] in-context learning rate bias
-    ops::lora_weights<W, Space> a_lora;                           // [C, D_a], [D_a, C]
-    vector_view<const float, Space> v0;                             // [C] value-residual gate bias (empty in layer 0)
-    ops::lora_weights<W, Space> v_lora;                           // [C, D_v], [D_v, C] (empty in layer 0)
-    ops::lora_weights<W, Space> g_lora;                           // [C, D_g], [D_g, C]  output gate
-    vector_view<const float, Space> k_k;                            // [C] removal-key scale
-    vector_view<const float, Space> k_a;                            // [C] how much α rescales k
-    vector_view<const float, Space> r_k;                            // [H·N] bonus weights
-    const_matrix_view<W, Space> receptance, key, value, output;   // [C, C]
-    vector_view<const float, Space> ln_x_weight, ln_x_bias;         // [C] GroupNorm(H) affine
+    vector_view<const float, Space> w0;                            // [C] decay bias
+    ops::lora_weights<W, Space> w_lora;                            // [C, D_w], [D_w, C]  decay
+    vector_view<const float, Space> a0;                            // [C] in-context learning rate bias
+    ops::lora_weights<W, Space> a_lora;                            // [C, D_a], [D_a, C]
+    vector_view<const float, Space> v0;                            // [C] value-residual gate bias (empty in layer 0)
+    ops::lora_weights<W, Space> v_lora;                            // [C, D_v], [D_v, C] (empty in layer 0)
+    ops::lora_weights<W, Space> g_lora;                            // [C, D_g], [D_g, C]  output gate
+    vector_view<const float, Space> k_k;                           // [C] removal-key scale
+    vector_view<const float, Space> k_a;                           // [C] how much α rescales k
+    vector_view<const float, Space> r_k;                           // [H·N] bonus weights
+    const_matrix_view<W, Space> receptance, key, value, output;    // [C, C]
+    vector_view<const float, Space> ln_x_weight, ln_x_bias;        // [C] GroupNorm(H) affine
 
-    channel_mix_block_weights<W, Space> cmix;                     // ln2, ffn.x_k, ffn.key/value (§5.3: no receptance)
+    channel_mix_block_weights<W, Space> cmix;  // ln2, ffn.x_k, ffn.key/value (§5.3: no receptance)
 };
 
 // The official state list (§1.5): per layer [att x_prev (C), kv S[H][value][key], ffn x_prev (C)].
@@ -96,7 +96,7 @@ inline std::shared_ptr<const state_layout> make_state_layout(const config& c) {
 // Scratch for `forward`, sized once for up to `capacity` tokens per internal chunk.
 template <memory_space Space = host_space>
 struct basic_workspace : workspace_base<Space> {
-    matrix_view<float, Space> x, a, prev, xr, xw, xk, xv, xa, xg;                  // [T, C]
+    matrix_view<float, Space> x, a, prev, xr, xw, xk, xv, xa, xg;               // [T, C]
     matrix_view<float, Space> r, w, k, v, kappa, b, alpha, g, v_first, y, tmp;  // [T, C]
     matrix_view<float, Space> lora_hidden;                                      // [T, max D]
     matrix_view<float, Space> ffn_hidden;                                       // [T, F]

@@ -14,10 +14,10 @@
 
 #include "rwkv/core/backend.hpp"
 #include "rwkv/core/tensor.hpp"
-#include "rwkv/ops/views.hpp"
 #include "rwkv/ops/functors.hpp"
 #include "rwkv/ops/linear.hpp"
 #include "rwkv/ops/map.hpp"
+#include "rwkv/ops/views.hpp"
 
 namespace rwkv::ops {
 
@@ -31,9 +31,9 @@ struct ddlerp_weights {
 
 // Scratch: d, z, m [T, C]; hidden [T, K·D]. Outputs out[f] [T, C].
 template <backend Backend, class W, std::size_t K>
-void ddlerp(const Backend& be, const ddlerp_weights<W, K, space_of<Backend>>& p, const_activations<Backend> a, const_activations<Backend> prev,
-            activations<Backend> d, activations<Backend> z, activations<Backend> hidden, activations<Backend> m,
-            const std::array<activations<Backend>, K>& out) {
+void ddlerp(const Backend& be, const ddlerp_weights<W, K, space_of<Backend>>& p, const_activations<Backend> a,
+            const_activations<Backend> prev, activations<Backend> d, activations<Backend> z,
+            activations<Backend> hidden, activations<Backend> m, const std::array<activations<Backend>, K>& out) {
     using cm = const_activations<Backend>;
     const std::size_t D = p.w1.cols / K;
     assert(hidden.cols == K * D && p.w1.cols == K * D);

@@ -19,8 +19,7 @@ struct embedding_kernel {
 // Token ids must already be validated against table.rows (the model boundary does it).
 // `table` is f32 or block-quantized (core/quant.hpp; rows are dequantized).
 template <backend Backend, class E>
-void embedding(const Backend& be, weights<Backend, E> table, token_ids<Backend> tokens,
-               activations<Backend> x) {
+void embedding(const Backend& be, weights<Backend, E> table, token_ids<Backend> tokens, activations<Backend> x) {
     assert(tokens.size() == x.rows && table.cols == x.cols);
     embedding_kernel<Backend>::run(be, table, tokens, x);
 }

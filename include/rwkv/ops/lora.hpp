@@ -11,10 +11,10 @@
 
 #include "rwkv/core/backend.hpp"
 #include "rwkv/core/tensor.hpp"
-#include "rwkv/ops/views.hpp"
 #include "rwkv/ops/functors.hpp"
 #include "rwkv/ops/linear.hpp"
 #include "rwkv/ops/map.hpp"
+#include "rwkv/ops/views.hpp"
 
 namespace rwkv::ops {
 
@@ -29,14 +29,18 @@ struct lora_weights {
 
 // out = f(x · A) · B. `hidden` is scratch of shape [T, D] (at least).
 template <backend Backend, class W>
-void lora(const Backend& be, const_activations<Backend> x, const lora_weights<W, space_of<Backend>>& w, lora_activation f,
-          activations<Backend> hidden, activations<Backend> out) {
+void lora(const Backend& be, const_activations<Backend> x, const lora_weights<W, space_of<Backend>>& w,
+          lora_activation f, activations<Backend> hidden, activations<Backend> out) {
     assert(hidden.rows == x.rows && hidden.cols == w.rank() && w.up.rows == w.rank());
     project(be, x, w.down, hidden);
     switch (f) {
         case lora_activation::none: break;
-        case lora_activation::tanh: map(be, hidden, fn::tanh{}, const_activations<Backend>(hidden)); break;
-        case lora_activation::sigmoid: map(be, hidden, fn::sigmoid{}, const_activations<Backend>(hidden)); break;
+        case lora_activation::tanh:
+            map(be, hidden, fn::tanh{}, const_activations<Backend>(hidden));
+            break;
+        case lora_activation::sigmoid:
+            map(be, hidden, fn::sigmoid{}, const_activations<Backend>(hidden));
+            break;
     }
     project(be, const_activations<Backend>(hidden), w.up, out);
 }

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cassert>
+#include <cmath>
 #include <cstddef>
 #include <span>
 
@@ -20,6 +21,26 @@ inline constexpr float layer_norm_eps = 1e-5f;
 inline constexpr float group_norm_eps = 64e-5f;  // = 1e-5 · head_size_divisor² (8²), spec §3.3
 inline constexpr float l2_norm_eps = 1e-12f;
 inline constexpr float rms_norm_eps = 1e-8f;
+
+// y = (x − mean) / √(var + eps) ⊙ weight + bias over one group of n values, host memory: two-pass
+// mean and biased variance in double, as torch's LayerNorm/GroupNorm formula. The reference
+// backend's kernel is this per row and group; the load-time fold of ln0 into the embedding runs it
+// too. y may alias x.
+inline void normalize_on_host(std::span<const float> x, std::span<const float> weight, std::span<const float> bias,
+                              float eps, std::span<float> y) noexcept {
+    const std::size_t n = x.size();
+    double mean = 0.0;
+    for (float v : x) mean += v;
+    mean /= static_cast<double>(n);
+    double var = 0.0;
+    for (float v : x) {
+        const double d = v - mean;
+        var += d * d;
+    }
+    var /= static_cast<double>(n);  // biased variance, as torch
+    const double inv = 1.0 / std::sqrt(var + static_cast<double>(eps));
+    for (std::size_t c = 0; c < n; ++c) y[c] = static_cast<float>((x[c] - mean) * inv * weight[c] + bias[c]);
+}
 
 template <class Backend>
 struct norm_kernel {

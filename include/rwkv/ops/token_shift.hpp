@@ -14,9 +14,9 @@
 #include "rwkv/core/agent_batch.hpp"
 #include "rwkv/core/backend.hpp"
 #include "rwkv/core/tensor.hpp"
-#include "rwkv/ops/views.hpp"
 #include "rwkv/ops/functors.hpp"
 #include "rwkv/ops/map.hpp"
+#include "rwkv/ops/views.hpp"
 
 namespace rwkv::ops {
 

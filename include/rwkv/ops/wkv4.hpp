@@ -29,8 +29,9 @@ struct wkv4_kernel {
 
 // k, v, out: [T, C]; w (log-decay, < 0) and u (log-bonus): [C]; aa, bb, pp: [C], updated in place.
 template <backend Backend>
-void wkv4(const Backend& be, state_vector<Backend> aa, state_vector<Backend> bb, state_vector<Backend> pp, channel_vector<Backend> w,
-          channel_vector<Backend> u, const_activations<Backend> k, const_activations<Backend> v, activations<Backend> out) {
+void wkv4(const Backend& be, state_vector<Backend> aa, state_vector<Backend> bb, state_vector<Backend> pp,
+          channel_vector<Backend> w, channel_vector<Backend> u, const_activations<Backend> k,
+          const_activations<Backend> v, activations<Backend> out) {
     assert(aa.size() == k.cols && bb.size() == k.cols && pp.size() == k.cols && w.size() == k.cols);
     assert(u.size() == k.cols && v.rows == k.rows && out.rows == k.rows);
     wkv4_kernel<Backend>::run(be, aa, bb, pp, w, u, k, v, out);
@@ -39,12 +40,13 @@ void wkv4(const Backend& be, state_vector<Backend> aa, state_vector<Backend> bb,
 // Every agent of a batch: each agent's rows against its own (aa, bb, pp).
 template <backend Backend>
 void wkv4(const Backend& be, const state_slots& aa, const state_slots& bb, const state_slots& pp,
-          channel_vector<Backend> w, channel_vector<Backend> u, const_activations<Backend> k, const_activations<Backend> v,
-          activations<Backend> out) {
+          channel_vector<Backend> w, channel_vector<Backend> u, const_activations<Backend> k,
+          const_activations<Backend> v, activations<Backend> out) {
     const std::size_t C = k.cols;
     for_each_agent(aa, k.rows, [&](std::size_t g, std::size_t first, std::size_t n) {
-        wkv4(be, state_vector<Backend>(aa.agent(g), C), state_vector<Backend>(bb.agent(g), C), state_vector<Backend>(pp.agent(g), C),
-             w, u, k.rows_slice(first, n), v.rows_slice(first, n), out.rows_slice(first, n));
+        wkv4(be, state_vector<Backend>(aa.agent(g), C), state_vector<Backend>(bb.agent(g), C),
+             state_vector<Backend>(pp.agent(g), C), w, u, k.rows_slice(first, n), v.rows_slice(first, n),
+             out.rows_slice(first, n));
     });
 }
 

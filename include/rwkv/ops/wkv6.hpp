@@ -27,7 +27,8 @@ struct wkv6_kernel {
 // r, k, v, w, y: [T, H·N]; u: [H·N]; state: [H, N, N], updated in place.
 template <std::size_t N, backend Backend>
 void wkv6(const Backend& be, state_matrices<Backend> state, const_activations<Backend> r, const_activations<Backend> w,
-          const_activations<Backend> k, const_activations<Backend> v, channel_vector<Backend> u, activations<Backend> y) {
+          const_activations<Backend> k, const_activations<Backend> v, channel_vector<Backend> u,
+          activations<Backend> y) {
     assert(state.d1 == N && state.d2 == N && state.d0 * N == r.cols && u.size() == r.cols);
     wkv6_kernel<Backend, N>::run(be, state, r, w, k, v, u, y);
 }
@@ -36,15 +37,16 @@ void wkv6(const Backend& be, state_matrices<Backend> state, const_activations<Ba
 // (agent, head) pairs together (`run_agents`); otherwise the agents go one after another.
 template <std::size_t N, backend Backend>
 void wkv6(const Backend& be, const state_slots& state, const_activations<Backend> r, const_activations<Backend> w,
-          const_activations<Backend> k, const_activations<Backend> v, channel_vector<Backend> u, activations<Backend> y) {
+          const_activations<Backend> k, const_activations<Backend> v, channel_vector<Backend> u,
+          activations<Backend> y) {
     assert(r.cols % N == 0 && u.size() == r.cols);
     if constexpr (requires { wkv6_kernel<Backend, N>::run_agents(be, state, r, w, k, v, u, y); }) {
         wkv6_kernel<Backend, N>::run_agents(be, state, r, w, k, v, u, y);
     } else {
         for_each_agent(state, r.rows, [&](std::size_t g, std::size_t first, std::size_t n) {
             auto rows = [first, n](auto m) { return m.rows_slice(first, n); };
-            wkv6_kernel<Backend, N>::run(be, state_matrices<Backend>{state.agent(g), r.cols / N, N, N}, rows(r), rows(w),
-                                         rows(k), rows(v), u, rows(y));
+            wkv6_kernel<Backend, N>::run(be, state_matrices<Backend>{state.agent(g), r.cols / N, N, N}, rows(r),
+                                         rows(w), rows(k), rows(v), u, rows(y));
         });
     }
 }

@@ -49,8 +49,8 @@ void wkv7(const Backend& be, const state_slots& state, const_activations<Backend
     } else {
         for_each_agent(state, r.rows, [&](std::size_t g, std::size_t first, std::size_t n) {
             auto rows = [first, n](auto m) { return m.rows_slice(first, n); };
-            wkv7_kernel<Backend, N>::run(be, state_matrices<Backend>{state.agent(g), r.cols / N, N, N}, rows(r), rows(w),
-                                         rows(k), rows(v), rows(a), rows(b), rows(y));
+            wkv7_kernel<Backend, N>::run(be, state_matrices<Backend>{state.agent(g), r.cols / N, N, N}, rows(r),
+                                         rows(w), rows(k), rows(v), rows(a), rows(b), rows(y));
         });
     }
 }

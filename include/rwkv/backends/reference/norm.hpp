@@ -13,23 +13,10 @@ struct norm_kernel<backends::reference> {
     static void group_norm(const backends::reference&, const_matrix_view<float> x, std::span<const float> weight,
                            std::span<const float> bias, std::size_t groups, float eps, matrix_view<float> y) {
         const std::size_t n = x.cols / groups;
-        for (std::size_t t = 0; t < x.rows; ++t) {
-            for (std::size_t g = 0; g < groups; ++g) {
-                const std::size_t c0 = g * n;
-                double mean = 0.0;
-                for (std::size_t c = c0; c < c0 + n; ++c) mean += x(t, c);
-                mean /= static_cast<double>(n);
-                double var = 0.0;
-                for (std::size_t c = c0; c < c0 + n; ++c) {
-                    const double d = x(t, c) - mean;
-                    var += d * d;
-                }
-                var /= static_cast<double>(n);  // biased variance, as torch
-                const double inv = 1.0 / std::sqrt(var + static_cast<double>(eps));
-                for (std::size_t c = c0; c < c0 + n; ++c)
-                    y(t, c) = static_cast<float>((x(t, c) - mean) * inv * weight[c] + bias[c]);
-            }
-        }
+        for (std::size_t t = 0; t < x.rows; ++t)
+            for (std::size_t g = 0; g < groups; ++g)
+                normalize_on_host(x.row(t).subspan(g * n, n), weight.subspan(g * n, n), bias.subspan(g * n, n), eps,
+                                  y.row(t).subspan(g * n, n));
     }
 
     static void rms_norm(const backends::reference&, const_matrix_view<float> x, matrix_view<float> y, float eps) {
