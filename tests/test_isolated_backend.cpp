@@ -12,12 +12,14 @@
 #include <vector>
 
 #include "rwkv/backends/reference.hpp"
+#include "rwkv/models/embedding.hpp"
 #include "rwkv/models/goldfinch.hpp"
 #include "rwkv/models/rwkv4.hpp"
 #include "rwkv/models/rwkv5.hpp"
 #include "rwkv/models/rwkv6.hpp"
 #include "rwkv/models/rwkv7.hpp"
 #include "support/isolated_backend.hpp"
+#include "model_runs.hpp"
 #include "test_support.hpp"
 
 using namespace rwkv;
@@ -47,20 +49,6 @@ bool same_bits(std::span<const float> a, std::span<const float> b) {
     return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size_bytes()) == 0;
 }
 
-// Logits of every position: the first `prefill` tokens in one call (chunks of the workspace's
-// capacity), the rest one token per call. The state is left in `st`.
-template <class Model, class State>
-std::vector<float> run(const Model& m, std::span<const std::int32_t> tokens, std::size_t prefill, std::size_t capacity,
-                       State& st) {
-    const std::size_t V = m.cfg().n_vocab;
-    std::vector<float> logits(tokens.size() * V);
-    auto ws = m.make_workspace(capacity);
-    if (prefill > 0) m.forward(tokens.first(prefill), st, ws, std::span(logits).first(prefill * V), logits_mode::all);
-    for (std::size_t t = prefill; t < tokens.size(); ++t)
-        m.forward(tokens.subspan(t, 1), st, ws, std::span(logits).subspan(t * V, V), logits_mode::last);
-    return logits;
-}
-
 template <class IsolatedModel, class ReferenceModel>
 void check_bitwise(const IsolatedModel& iso, const ReferenceModel& ref, std::span<const std::int32_t> tokens,
                    const golden_files& files) {
@@ -71,8 +59,8 @@ void check_bitwise(const IsolatedModel& iso, const ReferenceModel& ref, std::spa
         auto st_iso = iso.make_state();
         auto st_ref = ref.make_state();
         static_assert(!std::is_same_v<decltype(st_iso), state>, "the isolated model's state lives in its space");
-        const auto logits_iso = run(iso, tokens, prefill, 5, st_iso);
-        const auto logits_ref = run(ref, tokens, prefill, 5, st_ref);
+        const auto logits_iso = rwkv_test::run_mixed(iso, tokens, prefill, st_iso, 5);
+        const auto logits_ref = rwkv_test::run_mixed(ref, tokens, prefill, st_ref, 5);
         CHECK(same_bits(logits_iso, logits_ref));
         const state back = st_iso.to_host();
         CHECK(same_bits(back.values(), st_ref.values()));
@@ -172,4 +160,41 @@ TEST_CASE("every architecture runs in a memory space the host cannot touch, bitw
     SECTION("GoldFinch bf16 (a bf16 cache)") {
         check_architecture<goldfinch_model, precision::bf16>("goldfinch-c128-l3");
     }
+}
+
+TEST_CASE("EmbeddingRWKV and its reranker run in a memory space the host cannot touch, bitwise the reference backend",
+          "[memory_space][isolated][embedding]") {
+    const auto dir = rwkv_test::shared_golden_dir();
+    if (dir.empty()) {
+        WARN("shared goldens not found (../shared/golden): skipping EmbeddingRWKV on the isolated backend");
+        return;
+    }
+    namespace er = embedding_rwkv;
+    const std::size_t live_before = isolated_space::live_allocations();
+    {
+        const auto iso = er::model<isolated_backend>::load(dir / "emb-c128-l2.bf16.pth");
+        const auto ref = er::model<backends::reference>::load(dir / "emb-c128-l2.bf16.pth");
+        std::ifstream f(dir / "emb-c128-l2.tokens.json");
+        const auto seqs = nlohmann::json::parse(f).get<std::vector<std::vector<std::int32_t>>>();
+        std::vector<er::model<isolated_backend>::state_type> iso_states;
+        std::vector<state> ref_states;
+        for (auto t : {er::task::retrieval, er::task::classification, er::task::similarity})
+            CHECK(same_bits(iso.embed_batch(seqs, t, er::batch_padding::none, &iso_states),
+                            ref.embed_batch(seqs, t, er::batch_padding::none, &ref_states)));
+        CHECK(same_bits(iso.embed_batch(seqs, er::task::retrieval, er::batch_padding::left),
+                        ref.embed_batch(seqs, er::task::retrieval, er::batch_padding::left)));
+        REQUIRE(iso_states.size() == ref_states.size());
+        for (std::size_t i = 0; i < iso_states.size(); ++i)
+            CHECK(same_bits(iso_states[i].to_host().values(), ref_states[i].values()));
+
+        // The reranker moves WKV matrices between states within the space.
+        const auto rr_iso = er::reranker<isolated_backend>::load(dir / "emb-c128-l2-reranker.safetensors");
+        const auto rr_ref = er::reranker<backends::reference>::load(dir / "emb-c128-l2-reranker.safetensors");
+        for (std::size_t i = 0; i < iso_states.size(); ++i) {
+            const float a = rr_iso.logit(iso_states[i]), b = rr_ref.logit(ref_states[i]);
+            CHECK(std::memcmp(&a, &b, sizeof a) == 0);
+        }
+        CHECK_FALSE(isolated_space::accessible());
+    }
+    CHECK(isolated_space::live_allocations() == live_before);
 }

@@ -10,6 +10,7 @@
 
 #include "rwkv/io/safetensors.hpp"
 #include "rwkv/rwkv7.hpp"
+#include "model_runs.hpp"
 #include "test_support.hpp"
 
 using namespace rwkv;
@@ -27,18 +28,7 @@ using rwkv_test::max_abs_diff;
 
 constexpr float tolerance = 1e-4f;
 
-// Logits of every position, fed one token at a time after an optional prefill of `prefill` tokens.
-template <class Model>
-std::vector<float> run_mixed(const Model& m, std::span<const std::int32_t> tokens, std::size_t prefill, state& st,
-                             std::size_t capacity = 64) {
-    const std::size_t V = m.cfg().n_vocab;
-    std::vector<float> logits(tokens.size() * V);
-    auto ws = m.make_workspace(capacity);
-    if (prefill > 0) m.forward(tokens.first(prefill), st, ws, std::span(logits).first(prefill * V), logits_mode::all);
-    for (std::size_t t = prefill; t < tokens.size(); ++t)
-        m.forward(tokens.subspan(t, 1), st, ws, std::span(logits).subspan(t * V, V), logits_mode::last);
-    return logits;
-}
+using rwkv_test::run_mixed;
 
 template <class Model>
 void check_against_golden(const Model& m, const std::string& logits_file, const std::string& seq_file,

@@ -10,6 +10,7 @@
 
 #include "rwkv/io/safetensors.hpp"
 #include "rwkv/rwkv.hpp"
+#include "model_runs.hpp"
 #include "test_support.hpp"
 
 using namespace rwkv;
@@ -27,18 +28,6 @@ std::vector<std::int32_t> tokens_of(const std::string& prefix) {
     return nlohmann::json::parse(f).get<std::vector<std::int32_t>>();
 }
 
-// Logits of every position: the first `prefill` tokens in one call, the rest one at a time.
-template <class Model>
-std::vector<float> run(const Model& m, std::span<const std::int32_t> tokens, std::size_t prefill, state& st) {
-    const std::size_t V = m.cfg().n_vocab;
-    std::vector<float> logits(tokens.size() * V);
-    auto ws = m.make_workspace(16);
-    if (prefill > 0) m.forward(tokens.first(prefill), st, ws, std::span(logits).first(prefill * V), logits_mode::all);
-    for (std::size_t t = prefill; t < tokens.size(); ++t)
-        m.forward(tokens.subspan(t, 1), st, ws, std::span(logits).subspan(t * V, V), logits_mode::last);
-    return logits;
-}
-
 template <class Model>
 void check_model(const std::string& prefix, const std::string& file, const std::string& logits_file, bool state) {
     const auto m = Model::load(golden(file));
@@ -46,7 +35,7 @@ void check_model(const std::string& prefix, const std::string& file, const std::
     const auto expected = rwkv_test::read_f32(golden(logits_file));
     for (std::size_t prefill : {std::size_t{0}, std::size_t{16}, tokens.size()}) {
         auto st = m.make_state();
-        const auto logits = run(m, tokens, prefill, st);
+        const auto logits = rwkv_test::run_mixed(m, tokens, prefill, st, 16);
         const float d = max_abs_diff(logits, expected);
         INFO(file << " prefill " << prefill << ": max |dlogit| " << d);
         CHECK(d <= tolerance);

@@ -166,8 +166,13 @@ public:
 
     // Entry i's first value, as a pointer into the space (for kernels that run there).
     float* entry_handle(std::size_t i) noexcept { return values_.data_handle() + layout_->entries[i].offset; }
+    const float* entry_handle(std::size_t i) const noexcept {
+        return values_.data_handle() + layout_->entries[i].offset;
+    }
+    // Sets every value to zero, within the space (the cache is kept).
+    void zero_values() { fill_zero<Space>(values_.data_handle(), values_.bytes()); }
     // Sets entry i to zeros, within the space.
-    void zero_entry(std::size_t i) noexcept {
+    void zero_entry(std::size_t i) {
         fill_zero<Space>(entry_handle(i), layout_->entries[i].count * sizeof(float));
     }
 

@@ -152,17 +152,13 @@ inline io::tensor_file part(const io::tensor_file& file, std::string_view prefix
     return sub;
 }
 
-// A [1, n] row view of a span.
-inline matrix_view<float> as_row(std::span<float> v) { return {v.data(), 1, v.size()}; }
-inline const_matrix_view<float> as_row(std::span<const float> v) { return {v.data(), 1, v.size()}; }
-
 }  // namespace detail
 
 // One residual MLP head (model.py NonlinearHead): e = LN(p + fc2 relu(fc1 p); norm), no biases.
-template <class W>
+template <class W, memory_space Space = host_space>
 struct head_weights {
-    const_matrix_view<W> fc1, fc2;                  // [C, C] nn.Linear [out, in]
-    std::span<const float> norm_weight, norm_bias;  // [C]
+    const_matrix_view<W, Space> fc1, fc2;                  // [C, C] nn.Linear [out, in]
+    vector_view<const float, Space> norm_weight, norm_bias;  // [C]
 };
 
 // =====================================================================================================
@@ -170,28 +166,29 @@ struct head_weights {
 // =====================================================================================================
 template <backend Backend = backends::reference, precision::policy Precision = precision::f32>
 class model {
-    // Pooling, the task heads and the state transfer read the backbone's outputs and states on the
-    // host: host backends only for now (docs/design.md, "Memory spaces").
-    static_assert(std::is_same_v<space_of<Backend>, host_space>, "EmbeddingRWKV runs on host backends");
-
 public:
     using backbone_type = rwkv7::model<Backend, Precision>;
     using weight_type = typename Precision::weight_type;
+    using space = space_of<Backend>;  // the backbone, the heads and the state live there
+    using state_type = basic_state<space>;
 
     // Scratch for every call, sized once: the backbone's workspace (chunks of up to `capacity`
-    // tokens) plus the features of one chunk and the head's rows.
+    // tokens), the features of one chunk (host: pooling reads them there, as the backbone hands
+    // features to the host), and the head's rows (in the backend's space).
     struct workspace {
-        rwkv7::workspace backbone;
-        scratch_arena<> arena;
-        matrix_view<float> features;             // [capacity, C]
-        matrix_view<float> pooled, hidden, sum;  // [1, C]
-        aligned_buffer<double> accumulator;      // [C]
+        typename backbone_type::workspace_type backbone;
+        aligned_buffer<float> feature_rows;            // [capacity, C], host
+        matrix_view<float> features;                   // a view of feature_rows
+        scratch_arena<space> arena;
+        matrix_view<float, space> pooled, hidden, sum;  // [1, C]
+        aligned_buffer<double> accumulator;             // [C]
 
         workspace() = default;
-        workspace(const backbone_type& m, std::size_t capacity) : backbone(m.make_workspace(capacity)) {
+        workspace(const backbone_type& m, std::size_t capacity)
+            : backbone(m.make_workspace(capacity)), feature_rows(capacity * m.cfg().n_embd) {
             const std::size_t C = m.cfg().n_embd;
-            arena = scratch_arena<>((capacity + 3) * C, 4);
-            features = arena.take(capacity, C);
+            features = matrix_view<float>(feature_rows.data(), capacity, C);
+            arena = scratch_arena<space>(3 * C, 3);
             pooled = arena.take(1, C);
             hidden = arena.take(1, C);
             sum = arena.take(1, C);
@@ -215,7 +212,7 @@ public:
             throw model_error(file.display_name() + ": tensor 'rwkv.emb.weight' has " + std::to_string(c.n_vocab) +
                               " rows; EmbeddingRWKV pools token " + std::to_string(eos_token) +
                               ", so it needs at least " + std::to_string(eos_token + 1));
-        weight_loader<Precision> ld(heads_store_);
+        weight_loader<Precision, space> ld(heads_store_);
         const std::size_t C = c.n_embd;
         for (task t : {task::retrieval, task::classification, task::similarity}) {
             const std::string p = std::string(task_name(t)) + "_head.";
@@ -233,22 +230,22 @@ public:
     const backbone_type& backbone() const noexcept { return backbone_; }
     const rwkv7::config& cfg() const noexcept { return backbone_.cfg(); }
     std::size_t dim() const noexcept { return backbone_.cfg().n_embd; }  // embedding size = C
-    const head_weights<weight_type>& head(task t) const noexcept { return heads_[static_cast<std::size_t>(t)]; }
+    const head_weights<weight_type, space>& head(task t) const noexcept { return heads_[static_cast<std::size_t>(t)]; }
     const std::string& source() const noexcept { return backbone_.source(); }
 
-    state make_state() const { return backbone_.make_state(); }
+    state_type make_state() const { return backbone_.make_state(); }
     workspace make_workspace(std::size_t max_tokens = 64) const {
         if (max_tokens == 0) throw invalid_argument("embedding_rwkv::model::make_workspace: capacity must be ≥ 1");
         return workspace(backbone_, max_tokens);
     }
 
     // Only advances the state (e.g. a document whose state is cached for offline reranking).
-    void advance(std::span<const std::int32_t> tokens, state& st, workspace& ws) const {
+    void advance(std::span<const std::int32_t> tokens, state_type& st, workspace& ws) const {
         backbone_.forward(tokens, st, ws.backbone, {}, logits_mode::none);
     }
 
     // h_t = LN(x_t; ln_out) at every position: [T, C] row-major.
-    void features(std::span<const std::int32_t> tokens, state& st, workspace& ws, std::span<float> out) const {
+    void features(std::span<const std::int32_t> tokens, state_type& st, workspace& ws, std::span<float> out) const {
         backbone_.forward_features(tokens, st, ws.backbone, out);
     }
 
@@ -256,7 +253,7 @@ public:
     // call's EOS positions (eos_mean), or h of the last token (last_token). With eos_mean a call
     // without EOS is an invalid_argument (the package would return 0/0 = NaN), thrown before `st`
     // changes.
-    void pool(std::span<const std::int32_t> tokens, state& st, workspace& ws, std::span<float> pooled,
+    void pool(std::span<const std::int32_t> tokens, state_type& st, workspace& ws, std::span<float> pooled,
               pooling how = pooling::eos_mean) const {
         const std::size_t C = dim();
         if (pooled.size() != C)
@@ -302,19 +299,21 @@ public:
                                    std::to_string(out.size()) + " floats, needs " + std::to_string(C));
         const Backend& be = backbone_.backend();
         const auto& h = head(t);
-        using cm = const_matrix_view<float>;
-        std::ranges::copy(pooled, ws.pooled.flat().begin());
+        using cm = const_matrix_view<float, space>;
+        space::copy_from_host(ws.pooled.data_handle(), pooled.data(), C * sizeof(float));
         ops::linear(be, h.fc1, cm(ws.pooled), ws.hidden);
         ops::map(be, ws.hidden, ops::fn::relu{}, cm(ws.hidden));
         ops::linear(be, h.fc2, cm(ws.hidden), ws.sum);
         ops::map(be, ws.sum, ops::fn::add{}, cm(ws.pooled), cm(ws.sum));
-        ops::layer_norm(be, cm(ws.sum), h.norm_weight, h.norm_bias, detail::as_row(out));
+        ops::layer_norm(be, cm(ws.sum), h.norm_weight, h.norm_bias, ws.hidden);
+        space::synchronize();
+        space::copy_to_host(out.data(), ws.hidden.data_handle(), C * sizeof(float));
     }
 
     // The embedding [C] of `tokens` run from `st` (updated): pool, then the task head. Streaming:
     // only this call's EOS positions are pooled, so feeding a text in chunks gives the one-shot
     // embedding when all its EOS tokens are in the last chunk (spec §4).
-    void embed(std::span<const std::int32_t> tokens, state& st, workspace& ws, std::span<float> out,
+    void embed(std::span<const std::int32_t> tokens, state_type& st, workspace& ws, std::span<float> out,
                task t = task::retrieval, pooling how = pooling::eos_mean) const {
         pool(tokens, st, ws, out, how);
         apply_head(t, out, out, ws);
@@ -336,7 +335,7 @@ public:
     // state serve the whole batch. `final_states`, when given, receives each final state.
     std::vector<float> embed_batch(std::span<const std::vector<std::int32_t>> seqs, task t = task::retrieval,
                                    batch_padding pad = batch_padding::none,
-                                   std::vector<state>* final_states = nullptr) const {
+                                   std::vector<state_type>* final_states = nullptr) const {
         const std::size_t C = dim();
         std::size_t longest = 0;
         for (std::size_t i = 0; i < seqs.size(); ++i) {
@@ -354,7 +353,7 @@ public:
         std::vector<std::int32_t> padded;
         padded.reserve(longest);
         for (std::size_t i = 0; i < seqs.size(); ++i) {
-            std::ranges::fill(st.values(), 0.0f);
+            st.zero_values();
             std::span<const std::int32_t> tokens = seqs[i];
             if (pad == batch_padding::left && tokens.size() < longest) {
                 padded.assign(longest - tokens.size(), pad_token);
@@ -369,8 +368,8 @@ public:
 
 private:
     backbone_type backbone_;
-    weight_storage<weight_type> heads_store_;
-    head_weights<weight_type> heads_[3];
+    weight_storage<weight_type, space> heads_store_;
+    head_weights<weight_type, space> heads_[3];
 };
 
 // =====================================================================================================
@@ -410,19 +409,20 @@ inline std::vector<std::int64_t> parse_layer_index(std::string_view text, const 
 
 template <backend Backend = backends::reference, precision::policy Precision = precision::f32>
 class reranker {
-    static_assert(std::is_same_v<space_of<Backend>, host_space>, "the RWKV reranker runs on host backends");
-
 public:
     using backbone_type = rwkv7::model<Backend, Precision>;
     using weight_type = typename Precision::weight_type;
+    using space = space_of<Backend>;
+    using state_type = basic_state<space>;
 
     // Scratch for one logit, sized once: the reranker's own state (WKV matrices injected, token
     // shift zero), the backbone workspace for one token, and the head's rows.
     struct workspace {
-        state st;
-        rwkv7::workspace backbone;
-        scratch_arena<> arena;
-        matrix_view<float> feature, hidden, logit;  // [1, C], [1, C], [1, 1]
+        state_type st;
+        typename backbone_type::workspace_type backbone;
+        aligned_buffer<float> feature_row;                 // [C], host: what the backbone hands back
+        scratch_arena<space> arena;
+        matrix_view<float, space> feature, hidden, logit;  // [1, C], [1, C], [1, 1]
     };
 
     // Opens a reranker checkpoint: "reranker.*" (legacy "reranker.token.weight" = "emb.weight"),
@@ -445,7 +445,7 @@ public:
             throw model_error(file.display_name() + ": tensor 'reranker.emb.weight' has " + std::to_string(c.n_vocab) +
                               " rows, expected [1, C] (the reranker's one learned token)");
         const std::size_t C = c.n_embd;
-        weight_loader<Precision> ld(head_store_);
+        weight_loader<Precision, space> ld(head_store_);
         w0_ = ld.matrix("0.weight", C, C);
         b0_ = ld.vector("0.bias", C);
         w2_ = ld.matrix("2.weight", 1, C);
@@ -477,7 +477,8 @@ public:
         ws.st = backbone_.make_state();
         ws.backbone = backbone_.make_workspace(1);
         const std::size_t C = cfg().n_embd;
-        ws.arena = scratch_arena<>(2 * C + 1, 3);
+        ws.feature_row = aligned_buffer<float>(C);
+        ws.arena = scratch_arena<space>(2 * C + 1, 3);
         ws.feature = ws.arena.take(1, C);
         ws.hidden = ws.arena.take(1, C);
         ws.logit = ws.arena.take(1, 1);
@@ -511,28 +512,34 @@ public:
 
     // The relevance logit (before sigmoid) of the pair whose text produced `emb_state` (the final
     // state of the embedding model). Allocates nothing.
-    float logit(const state& emb_state, workspace& ws) const {
+    float logit(const state_type& emb_state, workspace& ws) const {
         const auto& el = emb_state.layout();
         check_state(el);
         if (ws.feature.cols != cfg().n_embd)
             throw invalid_argument("reranker: workspace was not made by this reranker");
         ws.st.require_layout(backbone_.layout(), "reranker");
-        std::ranges::fill(ws.st.values(), 0.0f);  // token shift zero (the training code's padded shift)
-        for (std::size_t j = 0; j < cfg().n_layer; ++j) {
-            const auto src = emb_state.entry(3 * source_layer(j, el.n_layer) + 1);
-            std::ranges::copy(src, ws.st.entry(3 * j + 1).begin());
+        ws.st.zero_values();  // token shift zero (the training code's padded shift)
+        for (std::size_t j = 0; j < cfg().n_layer; ++j) {  // each block's WKV matrices, within the space
+            const std::size_t src = 3 * source_layer(j, el.n_layer) + 1;
+            space::copy(ws.st.entry_handle(3 * j + 1), emb_state.entry_handle(src),
+                        el.entries[src].count * sizeof(float));
         }
         static constexpr std::int32_t token[1] = {0};
-        backbone_.forward_features(token, ws.st, ws.backbone, ws.feature.flat());
+        const std::size_t C = cfg().n_embd;
+        backbone_.forward_features(token, ws.st, ws.backbone, ws.feature_row.span());
+        space::copy_from_host(ws.feature.data_handle(), ws.feature_row.data(), C * sizeof(float));
         const Backend& be = backbone_.backend();
-        using cm = const_matrix_view<float>;
+        using cm = const_matrix_view<float, space>;
         ops::linear(be, w0_, cm(ws.feature), ws.hidden);
         ops::map(be, ws.hidden, ops::fn::tanh_of_sum{}, cm(ws.hidden), b0_);
         ops::linear(be, w2_, cm(ws.hidden), ws.logit);
-        return ws.logit(0, 0);
+        float logit = 0.0f;
+        space::synchronize();
+        space::copy_to_host(&logit, ws.logit.data_handle(), sizeof(float));
+        return logit;
     }
 
-    float logit(const state& emb_state) const {
+    float logit(const state_type& emb_state) const {
         auto ws = make_workspace();
         return logit(emb_state, ws);
     }
@@ -542,9 +549,9 @@ public:
 
 private:
     backbone_type backbone_;
-    weight_storage<weight_type> head_store_;
-    const_matrix_view<weight_type> w0_, w2_;  // head.0.weight [C, C], head.2.weight [1, C]
-    std::span<const float> b0_;               // head.0.bias [C]
+    weight_storage<weight_type, space> head_store_;
+    const_matrix_view<weight_type, space> w0_, w2_;  // head.0.weight [C, C], head.2.weight [1, C]
+    vector_view<const float, space> b0_;             // head.0.bias [C]
     std::vector<std::int64_t> layer_index_;
 };
 
