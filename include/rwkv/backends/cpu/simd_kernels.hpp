@@ -148,9 +148,96 @@ inline void gemm_rows(const W* w, std::size_t ldw, const float* x, std::size_t l
     for (; o < o1; ++o) gemm_tile<Tag, 1, TT>(w + o * ldw, ldw, x, ldx, y + o, ldy, K);
 }
 
+// ---- the batched gemm for 16-register ISAs (AVX2, SSE2) ------------------------------------------------
+// A tile of R = 3 rows × TT = 4 tokens keeps its 12 accumulators, the 3 weight vectors of one k step
+// and one token vector in the 16 vector registers: per k step it loads 3 + 4 vectors for 12 FMAs, and
+// a batch of 16 tokens is exactly four tiles (docs/cpu-backend.md, "f32 gemm tiles").
+// gemm_tile_k runs such a tile over k ∈ [k0, k1) only, continuing accumulators kept in `acc` (lane
+// vectors at acc + (r · acc_ld + t) · L): splitting k into chunks and spilling the accumulators between
+// them changes no bits, since every lane still sees its FMAs in increasing k.
+template <class Tag, std::size_t R, std::size_t TT, class W>
+inline void gemm_tile_k(const W* w, std::size_t ldw, const float* x, std::size_t ldx, std::size_t k0, std::size_t k1,
+                        float* acc, std::size_t acc_ld, const char*& pf, const char* pf_end) noexcept {
+    vfloat a[R][TT];
+    for (std::size_t r = 0; r < R; ++r)
+        for (std::size_t t = 0; t < TT; ++t)
+            a[r][t] = k0 == 0 ? vfloat(0.0f) : vfloat::load_aligned(acc + (r * acc_ld + t) * L);
+    for (std::size_t k = k0; k < k1; k += L) {
+        if (pf < pf_end) {  // one cache line of the next row block per k step, into L2
+            _mm_prefetch(pf, _MM_HINT_T1);
+            pf += 64;
+        }
+        vfloat wv[R];
+        for (std::size_t r = 0; r < R; ++r) wv[r] = load_weights<Tag>(w + r * ldw + k);
+        for (std::size_t t = 0; t < TT; ++t) {
+            const vfloat xv = load(x + t * ldx + k);
+            for (std::size_t r = 0; r < R; ++r) a[r][t] = xsimd::fma(wv[r], xv, a[r][t]);
+        }
+    }
+    for (std::size_t r = 0; r < R; ++r)
+        for (std::size_t t = 0; t < TT; ++t) a[r][t].store_aligned(acc + (r * acc_ld + t) * L);
+}
+
+// Rows [ob, ob + nr) of one row block against TT tokens, over one k chunk.
+template <class Tag, std::size_t TT, class W>
+inline void gemm_block_k(const W* w, std::size_t ldw, const float* x, std::size_t ldx, std::size_t nr, std::size_t k0,
+                         std::size_t k1, float* acc, std::size_t acc_ld, const char*& pf, const char* pf_end) noexcept {
+    constexpr std::size_t R = 3;
+    std::size_t r = 0;
+    for (; r + R <= nr; r += R) gemm_tile_k<Tag, R, TT>(w + r * ldw, ldw, x, ldx, k0, k1, acc + r * acc_ld * L, acc_ld, pf, pf_end);
+    for (; r < nr; ++r) gemm_tile_k<Tag, 1, TT>(w + r * ldw, ldw, x, ldx, k0, k1, acc + r * acc_ld * L, acc_ld, pf, pf_end);
+}
+
+// Loop nest (cache blocking): rows in blocks of RB = 12, tokens in chunks of TC = 16, k in chunks of
+// KC = 256 floats. One k chunk's working set, 12 weight rows (12 KiB) + 16 token rows (16 KiB) + the
+// block's accumulators (6 KiB), stays in L1 while the four token tiles pass over the block; without
+// the k chunks every token tile re-read its weights and tokens from L2. The accumulators live in a
+// stack buffer: nothing is allocated.
+template <class Tag, class W>
+void gemm_batched(const W* w, std::size_t ldw, const float* x, std::size_t ldx, float* y, std::size_t ldy,
+                  std::size_t T, std::size_t o0, std::size_t o1, std::size_t K) {
+        constexpr std::size_t RB = 12, TC = 16, KC = 256;
+    static_assert(KC % L == 0);
+    alignas(64) float acc[RB * TC * L];
+    const std::size_t Kv = K / L * L;
+    for (std::size_t ob = o0; ob < o1; ob += RB) {
+        const std::size_t nr = std::min(o1 - ob, RB);
+        const W* wb = w + ob * ldw;
+        // The next row block's weights (contiguous rows) are prefetched into L2 while this one is
+        // computed, one line per k step: the k-chunked order reads 12 rows at once, which the
+        // hardware prefetcher alone follows at a fraction of the bandwidth.
+        const std::size_t next_rows = ob + RB < o1 ? std::min(o1 - ob - RB, RB) : 0;
+        const char* pf = next_rows ? reinterpret_cast<const char*>(wb + RB * ldw) : nullptr;
+        const char* const pf_end = next_rows ? pf + ((next_rows - 1) * ldw + K) * sizeof(W) : nullptr;
+        for (std::size_t tc0 = 0; tc0 < T; tc0 += TC) {
+            const std::size_t tc = std::min(T - tc0, TC);
+            const float* xc = x + tc0 * ldx;
+            for (std::size_t k0 = 0; k0 < Kv; k0 += KC) {
+                const std::size_t k1 = std::min(Kv, k0 + KC);
+                std::size_t t = 0;
+                for (; t + 4 <= tc; t += 4) gemm_block_k<Tag, 4>(wb, ldw, xc + t * ldx, ldx, nr, k0, k1, acc + t * L, TC, pf, pf_end);
+                for (; t + 2 <= tc; t += 2) gemm_block_k<Tag, 2>(wb, ldw, xc + t * ldx, ldx, nr, k0, k1, acc + t * L, TC, pf, pf_end);
+                for (; t < tc; ++t) gemm_block_k<Tag, 1>(wb, ldw, xc + t * ldx, ldx, nr, k0, k1, acc + t * L, TC, pf, pf_end);
+            }
+            // The same finish as gemm_tile: hadd of the lanes, then the scalar tail k ∈ [Kv, K).
+            for (std::size_t r = 0; r < nr; ++r)
+                for (std::size_t t = 0; t < tc; ++t) {
+                    const vfloat a = Kv > 0 ? vfloat::load_aligned(acc + (r * TC + t) * L) : vfloat(0.0f);
+                    float s = xsimd::hadd(a);
+                    for (std::size_t k = Kv; k < K; ++k)
+                        s = std::fma(scalar_weight<Tag>::get(wb + r * ldw, k), xc[t * ldx + k], s);
+                    y[(tc0 + t) * ldy + ob + r] = s;
+                }
+        }
+    }
+}
+
 template <class Tag, class W>
 void gemm(const W* w, std::size_t ldw, const float* x, std::size_t ldx, float* y, std::size_t ldy, std::size_t T,
           std::size_t o0, std::size_t o1, std::size_t K) {
+    if constexpr (!wide_registers) {
+        if (T >= 4) return gemm_batched<Tag>(w, ldw, x, ldx, y, ldy, T, o0, o1, K);
+    }
     // Token tiles of 6 (AVX-512: 24 accumulators of 32 registers, 4 rows × 6 tokens) or 3 (AVX2 and
     // SSE2: 12 of 16, 4 rows × 3 tokens, which leaves registers for the 3 token vectors and one
     // weight vector), then tiles of 4 or 2, and single tokens last: a single-token pass loads a
