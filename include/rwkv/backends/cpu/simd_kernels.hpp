@@ -149,6 +149,21 @@ inline void gemm_rows(const W* w, std::size_t ldw, const float* x, std::size_t l
 }
 
 // ---- the batched gemm for 16-register ISAs (AVX2, SSE2) ------------------------------------------------
+// Prefetch cursor: the lines of one k chunk of the next row block, row by row, one line every other
+// k step of the tiles, into L2; the next block then starts on data already near the core.
+struct chunk_prefetch {
+    const char* base = nullptr;  // the next block's first row at this chunk's first k
+    std::size_t row_bytes = 0, rows = 0, lines = 0;  // row stride, rows to fetch (0: none), lines per row
+    std::size_t r = 0, l = 0;
+    bool skip = false;
+    void step() noexcept {
+        skip = !skip;
+        if (skip || r >= rows) return;
+        _mm_prefetch(base + r * row_bytes + l * 64, _MM_HINT_T1);
+        if (++l == lines) l = 0, ++r;
+    }
+};
+
 // A tile of R = 3 rows × TT = 4 tokens keeps its 12 accumulators, the 3 weight vectors of one k step
 // and one token vector in the 16 vector registers: per k step it loads 3 + 4 vectors for 12 FMAs, and
 // a batch of 16 tokens is exactly four tiles (docs/cpu-backend.md, "f32 gemm tiles").
@@ -157,16 +172,13 @@ inline void gemm_rows(const W* w, std::size_t ldw, const float* x, std::size_t l
 // them changes no bits, since every lane still sees its FMAs in increasing k.
 template <class Tag, std::size_t R, std::size_t TT, class W>
 inline void gemm_tile_k(const W* w, std::size_t ldw, const float* x, std::size_t ldx, std::size_t k0, std::size_t k1,
-                        float* acc, std::size_t acc_ld, const char*& pf, const char* pf_end) noexcept {
+                        float* acc, std::size_t acc_ld, chunk_prefetch& pf) noexcept {
     vfloat a[R][TT];
     for (std::size_t r = 0; r < R; ++r)
         for (std::size_t t = 0; t < TT; ++t)
             a[r][t] = k0 == 0 ? vfloat(0.0f) : vfloat::load_aligned(acc + (r * acc_ld + t) * L);
     for (std::size_t k = k0; k < k1; k += L) {
-        if (pf < pf_end) {  // one cache line of the next row block per k step, into L2
-            _mm_prefetch(pf, _MM_HINT_T1);
-            pf += 64;
-        }
+        pf.step();
         vfloat wv[R];
         for (std::size_t r = 0; r < R; ++r) wv[r] = load_weights<Tag>(w + r * ldw + k);
         for (std::size_t t = 0; t < TT; ++t) {
@@ -181,11 +193,11 @@ inline void gemm_tile_k(const W* w, std::size_t ldw, const float* x, std::size_t
 // Rows [ob, ob + nr) of one row block against TT tokens, over one k chunk.
 template <class Tag, std::size_t TT, class W>
 inline void gemm_block_k(const W* w, std::size_t ldw, const float* x, std::size_t ldx, std::size_t nr, std::size_t k0,
-                         std::size_t k1, float* acc, std::size_t acc_ld, const char*& pf, const char* pf_end) noexcept {
+                         std::size_t k1, float* acc, std::size_t acc_ld, chunk_prefetch& pf) noexcept {
     constexpr std::size_t R = 3;
     std::size_t r = 0;
-    for (; r + R <= nr; r += R) gemm_tile_k<Tag, R, TT>(w + r * ldw, ldw, x, ldx, k0, k1, acc + r * acc_ld * L, acc_ld, pf, pf_end);
-    for (; r < nr; ++r) gemm_tile_k<Tag, 1, TT>(w + r * ldw, ldw, x, ldx, k0, k1, acc + r * acc_ld * L, acc_ld, pf, pf_end);
+    for (; r + R <= nr; r += R) gemm_tile_k<Tag, R, TT>(w + r * ldw, ldw, x, ldx, k0, k1, acc + r * acc_ld * L, acc_ld, pf);
+    for (; r < nr; ++r) gemm_tile_k<Tag, 1, TT>(w + r * ldw, ldw, x, ldx, k0, k1, acc + r * acc_ld * L, acc_ld, pf);
 }
 
 // Loop nest (cache blocking): rows in blocks of RB = 12, tokens in chunks of TC = 16, k in chunks of
@@ -203,21 +215,26 @@ void gemm_batched(const W* w, std::size_t ldw, const float* x, std::size_t ldx, 
     for (std::size_t ob = o0; ob < o1; ob += RB) {
         const std::size_t nr = std::min(o1 - ob, RB);
         const W* wb = w + ob * ldw;
-        // The next row block's weights (contiguous rows) are prefetched into L2 while this one is
-        // computed, one line per k step: the k-chunked order reads 12 rows at once, which the
-        // hardware prefetcher alone follows at a fraction of the bandwidth.
+        // While a k chunk of this block is computed, the same chunk of the next block is prefetched
+        // into L2 in the order it will be read (chunk_prefetch): the k-chunked order reads 12 rows at
+        // once, which the hardware prefetcher alone follows at a fraction of the bandwidth.
         const std::size_t next_rows = ob + RB < o1 ? std::min(o1 - ob - RB, RB) : 0;
-        const char* pf = next_rows ? reinterpret_cast<const char*>(wb + RB * ldw) : nullptr;
-        const char* const pf_end = next_rows ? pf + ((next_rows - 1) * ldw + K) * sizeof(W) : nullptr;
         for (std::size_t tc0 = 0; tc0 < T; tc0 += TC) {
             const std::size_t tc = std::min(T - tc0, TC);
             const float* xc = x + tc0 * ldx;
             for (std::size_t k0 = 0; k0 < Kv; k0 += KC) {
                 const std::size_t k1 = std::min(Kv, k0 + KC);
+                chunk_prefetch pf;
+                if (next_rows > 0 && tc0 == 0) {
+                    pf.base = reinterpret_cast<const char*>(wb + RB * ldw + k0);
+                    pf.row_bytes = ldw * sizeof(W);
+                    pf.rows = next_rows;
+                    pf.lines = ((k1 - k0) * sizeof(W) + 63) / 64;
+                }
                 std::size_t t = 0;
-                for (; t + 4 <= tc; t += 4) gemm_block_k<Tag, 4>(wb, ldw, xc + t * ldx, ldx, nr, k0, k1, acc + t * L, TC, pf, pf_end);
-                for (; t + 2 <= tc; t += 2) gemm_block_k<Tag, 2>(wb, ldw, xc + t * ldx, ldx, nr, k0, k1, acc + t * L, TC, pf, pf_end);
-                for (; t < tc; ++t) gemm_block_k<Tag, 1>(wb, ldw, xc + t * ldx, ldx, nr, k0, k1, acc + t * L, TC, pf, pf_end);
+                for (; t + 4 <= tc; t += 4) gemm_block_k<Tag, 4>(wb, ldw, xc + t * ldx, ldx, nr, k0, k1, acc + t * L, TC, pf);
+                for (; t + 2 <= tc; t += 2) gemm_block_k<Tag, 2>(wb, ldw, xc + t * ldx, ldx, nr, k0, k1, acc + t * L, TC, pf);
+                for (; t < tc; ++t) gemm_block_k<Tag, 1>(wb, ldw, xc + t * ldx, ldx, nr, k0, k1, acc + t * L, TC, pf);
             }
             // The same finish as gemm_tile: hadd of the lanes, then the scalar tail k ∈ [Kv, K).
             for (std::size_t r = 0; r < nr; ++r)
