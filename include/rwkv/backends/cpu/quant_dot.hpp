@@ -580,6 +580,97 @@ struct avx2_kernel {
 
     template <std::size_t Bits, std::size_t R, std::size_t TT>
     static void tile(const quant_rows& w, std::size_t o, const acts& a, std::size_t t0, float* y, std::size_t ldy) {
+        if constexpr (Bits == 8) tile8<R, TT>(w, o, a, t0, y, ldy);
+        else tile_any<Bits, R, TT>(w, o, a, t0, y, ldy);
+    }
+
+    // int8, per block b of 32 and (row r, token t): s8 = one operand with the other's sign applied,
+    // u8 = the other's magnitude, p = vpmaddubsw → 16 int16 pair sums, vpmaddwd(p, 1) → 8 int32 lanes of
+    // 4 products each, then acc[r][t] += f32(lanes) · (s_w[r, b] · d_x[t, b]) by one FMA. The products,
+    // and so every bit, are the same whichever operand carries the sign: one token (decode) takes
+    // u8 = |x| (one vpabsb per block, shared by the R rows) and s8 = sign(x)·w; several tokens take
+    // u8 = |w| (one vpabsb per row, shared by the TT tokens) and s8 = sign(w)·x. The products
+    // s_w · d_x are formed 8 blocks at a time (one vmulps per (r, t)) into a small stack table that the
+    // FMAs read by vbroadcastss: per (r, t, block) that leaves vpsignb, vpmaddubsw, vpmaddwd,
+    // vcvtdq2ps and vfmadd231ps (docs/cpu-backend.md, "int8 dot").
+    template <std::size_t R, std::size_t TT>
+    static void tile8(const quant_rows& w, std::size_t o, const acts& a, std::size_t t0, float* y, std::size_t ldy) {
+        const __m256i ones = _mm256_set1_epi16(1);
+        __m256 acc[R][TT];
+        for (std::size_t r = 0; r < R; ++r)
+            for (std::size_t t = 0; t < TT; ++t) acc[r][t] = _mm256_setzero_ps();
+        const std::int8_t* wr[R];
+        const float* sr[R];
+        for (std::size_t r = 0; r < R; ++r) {
+            wr[r] = w.codes + (o + r) * w.code_stride;
+            sr[r] = w.scales + (o + r) * w.scale_stride;
+        }
+        const std::int8_t* xr[TT];
+        const float* dr[TT];
+        for (std::size_t t = 0; t < TT; ++t) {
+            xr[t] = a.codes(t0 + t);
+            dr[t] = a.dx(t0 + t);
+        }
+        const std::size_t row_bytes = a.nb * B;
+        std::size_t pf_rows = prefetch_bytes / row_bytes * R, pf_off = prefetch_bytes % row_bytes;
+        alignas(32) float scale[R][TT][8];
+        for (std::size_t g = 0; g < a.nb; g += 8) {
+            const std::size_t ng = a.nb - g < 8 ? a.nb - g : 8;
+            for (std::size_t r = 0; r < R; ++r) {
+                if (ng == 8) {
+                    const __m256 sw = _mm256_loadu_ps(sr[r] + g);
+                    for (std::size_t t = 0; t < TT; ++t) _mm256_store_ps(scale[r][t], _mm256_mul_ps(sw, _mm256_load_ps(dr[t] + g)));
+                } else {
+                    for (std::size_t t = 0; t < TT; ++t)
+                        for (std::size_t j = 0; j < ng; ++j) scale[r][t][j] = sr[r][g + j] * dr[t][g + j];
+                }
+            }
+            for (std::size_t j = 0; j < ng; ++j) {
+                const std::size_t b = g + j;
+                if constexpr (TT == 1) {
+                    const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr[0] + b * B));
+                    const __m256i ax = _mm256_abs_epi8(xv);
+                    RWKV_QDOT_UNROLL for (std::size_t r = 0; r < R; ++r) {
+                        if (pf_off % 64 < B)  // once per cache line
+                            _mm_prefetch(reinterpret_cast<const char*>(wr[r] + pf_rows * w.code_stride) + pf_off, _MM_HINT_T0);
+                        const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wr[r] + b * B));
+                        const __m256i p = _mm256_maddubs_epi16(ax, _mm256_sign_epi8(wv, xv));
+                        const __m256 f = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones));
+                        acc[r][0] = _mm256_fmadd_ps(f, _mm256_broadcast_ss(&scale[r][0][j]), acc[r][0]);
+                    }
+                } else {
+                    __m256i wv[R], aw[R];
+                    RWKV_QDOT_UNROLL for (std::size_t r = 0; r < R; ++r) {
+                        if (pf_off % 64 < B)
+                            _mm_prefetch(reinterpret_cast<const char*>(wr[r] + pf_rows * w.code_stride) + pf_off, _MM_HINT_T0);
+                        wv[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wr[r] + b * B));
+                        aw[r] = _mm256_abs_epi8(wv[r]);
+                    }
+                    RWKV_QDOT_UNROLL for (std::size_t t = 0; t < TT; ++t) {
+                        const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr[t] + b * B));
+                        RWKV_QDOT_UNROLL for (std::size_t r = 0; r < R; ++r) {
+                            const __m256i p = _mm256_maddubs_epi16(aw[r], _mm256_sign_epi8(xv, wv[r]));
+                            const __m256 f = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones));
+                            acc[r][t] = _mm256_fmadd_ps(f, _mm256_broadcast_ss(&scale[r][t][j]), acc[r][t]);
+                        }
+                    }
+                }
+                pf_off += B;
+                if (pf_off >= row_bytes) {
+                    pf_off -= row_bytes;
+                    pf_rows += R;
+                    for (std::size_t r = 0; r < R; ++r)
+                        for (std::size_t i = 0; i < a.nb; i += 16)
+                            _mm_prefetch(reinterpret_cast<const char*>(sr[r] + pf_rows * w.scale_stride + i), _MM_HINT_T0);
+                }
+            }
+        }
+        for (std::size_t r = 0; r < R; ++r)
+            for (std::size_t t = 0; t < TT; ++t) y[t * ldy + r] = sum8(acc[r][t]);
+    }
+
+    template <std::size_t Bits, std::size_t R, std::size_t TT>
+    static void tile_any(const quant_rows& w, std::size_t o, const acts& a, std::size_t t0, float* y, std::size_t ldy) {
         const __m256i ones = _mm256_set1_epi16(1);
         __m256 acc[R][TT];
         for (std::size_t r = 0; r < R; ++r)

@@ -148,9 +148,113 @@ inline void gemm_rows(const W* w, std::size_t ldw, const float* x, std::size_t l
     for (; o < o1; ++o) gemm_tile<Tag, 1, TT>(w + o * ldw, ldw, x, ldx, y + o, ldy, K);
 }
 
+// ---- the batched gemm for 16-register ISAs (AVX2, SSE2) ------------------------------------------------
+// Prefetch cursor: the lines of one k chunk of the next row block, row by row, one line every other
+// k step of the tiles, into L2; the next block then starts on data already near the core.
+struct chunk_prefetch {
+    const char* base = nullptr;  // the next block's first row at this chunk's first k
+    std::size_t row_bytes = 0, rows = 0, lines = 0;  // row stride, rows to fetch (0: none), lines per row
+    std::size_t r = 0, l = 0;
+    bool skip = false;
+    void step() noexcept {
+        skip = !skip;
+        if (skip || r >= rows) return;
+        _mm_prefetch(base + r * row_bytes + l * 64, _MM_HINT_T1);
+        if (++l == lines) l = 0, ++r;
+    }
+};
+
+// A tile of R = 3 rows × TT = 4 tokens keeps its 12 accumulators, the 3 weight vectors of one k step
+// and one token vector in the 16 vector registers: per k step it loads 3 + 4 vectors for 12 FMAs, and
+// a batch of 16 tokens is exactly four tiles (docs/cpu-backend.md, "f32 gemm tiles").
+// gemm_tile_k runs such a tile over k ∈ [k0, k1) only, continuing accumulators kept in `acc` (lane
+// vectors at acc + (r · acc_ld + t) · L): splitting k into chunks and spilling the accumulators between
+// them changes no bits, since every lane still sees its FMAs in increasing k.
+template <class Tag, std::size_t R, std::size_t TT, class W>
+inline void gemm_tile_k(const W* w, std::size_t ldw, const float* x, std::size_t ldx, std::size_t k0, std::size_t k1,
+                        float* acc, std::size_t acc_ld, chunk_prefetch& pf) noexcept {
+    vfloat a[R][TT];
+    for (std::size_t r = 0; r < R; ++r)
+        for (std::size_t t = 0; t < TT; ++t)
+            a[r][t] = k0 == 0 ? vfloat(0.0f) : vfloat::load_aligned(acc + (r * acc_ld + t) * L);
+    for (std::size_t k = k0; k < k1; k += L) {
+        pf.step();
+        vfloat wv[R];
+        for (std::size_t r = 0; r < R; ++r) wv[r] = load_weights<Tag>(w + r * ldw + k);
+        for (std::size_t t = 0; t < TT; ++t) {
+            const vfloat xv = load(x + t * ldx + k);
+            for (std::size_t r = 0; r < R; ++r) a[r][t] = xsimd::fma(wv[r], xv, a[r][t]);
+        }
+    }
+    for (std::size_t r = 0; r < R; ++r)
+        for (std::size_t t = 0; t < TT; ++t) a[r][t].store_aligned(acc + (r * acc_ld + t) * L);
+}
+
+// Rows [ob, ob + nr) of one row block against TT tokens, over one k chunk.
+template <class Tag, std::size_t TT, class W>
+inline void gemm_block_k(const W* w, std::size_t ldw, const float* x, std::size_t ldx, std::size_t nr, std::size_t k0,
+                         std::size_t k1, float* acc, std::size_t acc_ld, chunk_prefetch& pf) noexcept {
+    constexpr std::size_t R = 3;
+    std::size_t r = 0;
+    for (; r + R <= nr; r += R) gemm_tile_k<Tag, R, TT>(w + r * ldw, ldw, x, ldx, k0, k1, acc + r * acc_ld * L, acc_ld, pf);
+    for (; r < nr; ++r) gemm_tile_k<Tag, 1, TT>(w + r * ldw, ldw, x, ldx, k0, k1, acc + r * acc_ld * L, acc_ld, pf);
+}
+
+// Loop nest (cache blocking): rows in blocks of RB = 12, tokens in chunks of TC = 16, k in chunks of
+// KC = 256 floats. One k chunk's working set, 12 weight rows (12 KiB) + 16 token rows (16 KiB) + the
+// block's accumulators (6 KiB), stays in L1 while the four token tiles pass over the block; without
+// the k chunks every token tile re-read its weights and tokens from L2. The accumulators live in a
+// stack buffer: nothing is allocated.
+template <class Tag, class W>
+void gemm_batched(const W* w, std::size_t ldw, const float* x, std::size_t ldx, float* y, std::size_t ldy,
+                  std::size_t T, std::size_t o0, std::size_t o1, std::size_t K) {
+        constexpr std::size_t RB = 12, TC = 16, KC = 256;
+    static_assert(KC % L == 0);
+    alignas(64) float acc[RB * TC * L];
+    const std::size_t Kv = K / L * L;
+    for (std::size_t ob = o0; ob < o1; ob += RB) {
+        const std::size_t nr = std::min(o1 - ob, RB);
+        const W* wb = w + ob * ldw;
+        // While a k chunk of this block is computed, the same chunk of the next block is prefetched
+        // into L2 in the order it will be read (chunk_prefetch): the k-chunked order reads 12 rows at
+        // once, which the hardware prefetcher alone follows at a fraction of the bandwidth.
+        const std::size_t next_rows = ob + RB < o1 ? std::min(o1 - ob - RB, RB) : 0;
+        for (std::size_t tc0 = 0; tc0 < T; tc0 += TC) {
+            const std::size_t tc = std::min(T - tc0, TC);
+            const float* xc = x + tc0 * ldx;
+            for (std::size_t k0 = 0; k0 < Kv; k0 += KC) {
+                const std::size_t k1 = std::min(Kv, k0 + KC);
+                chunk_prefetch pf;
+                if (next_rows > 0 && tc0 == 0) {
+                    pf.base = reinterpret_cast<const char*>(wb + RB * ldw + k0);
+                    pf.row_bytes = ldw * sizeof(W);
+                    pf.rows = next_rows;
+                    pf.lines = ((k1 - k0) * sizeof(W) + 63) / 64;
+                }
+                std::size_t t = 0;
+                for (; t + 4 <= tc; t += 4) gemm_block_k<Tag, 4>(wb, ldw, xc + t * ldx, ldx, nr, k0, k1, acc + t * L, TC, pf);
+                for (; t + 2 <= tc; t += 2) gemm_block_k<Tag, 2>(wb, ldw, xc + t * ldx, ldx, nr, k0, k1, acc + t * L, TC, pf);
+                for (; t < tc; ++t) gemm_block_k<Tag, 1>(wb, ldw, xc + t * ldx, ldx, nr, k0, k1, acc + t * L, TC, pf);
+            }
+            // The same finish as gemm_tile: hadd of the lanes, then the scalar tail k ∈ [Kv, K).
+            for (std::size_t r = 0; r < nr; ++r)
+                for (std::size_t t = 0; t < tc; ++t) {
+                    const vfloat a = Kv > 0 ? vfloat::load_aligned(acc + (r * TC + t) * L) : vfloat(0.0f);
+                    float s = xsimd::hadd(a);
+                    for (std::size_t k = Kv; k < K; ++k)
+                        s = std::fma(scalar_weight<Tag>::get(wb + r * ldw, k), xc[t * ldx + k], s);
+                    y[(tc0 + t) * ldy + ob + r] = s;
+                }
+        }
+    }
+}
+
 template <class Tag, class W>
 void gemm(const W* w, std::size_t ldw, const float* x, std::size_t ldx, float* y, std::size_t ldy, std::size_t T,
           std::size_t o0, std::size_t o1, std::size_t K) {
+    if constexpr (!wide_registers) {
+        if (T >= 4) return gemm_batched<Tag>(w, ldw, x, ldx, y, ldy, T, o0, o1, K);
+    }
     // Token tiles of 6 (AVX-512: 24 accumulators of 32 registers, 4 rows × 6 tokens) or 3 (AVX2 and
     // SSE2: 12 of 16, 4 rows × 3 tokens, which leaves registers for the 3 token vectors and one
     // weight vector), then tiles of 4 or 2, and single tokens last: a single-token pass loads a
