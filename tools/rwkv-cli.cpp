@@ -21,6 +21,7 @@
 #include "cli_common.hpp"
 #include "embed_commands.hpp"
 #include "rwkv/io/safetensors.hpp"
+#include "rwkv/text/gguf_vocabulary.hpp"
 #include "rwkv/tooling/init.hpp"
 #include "rwkv/rwkv.hpp"
 
@@ -128,6 +129,9 @@ rwkv::text::any_tokenizer load_tokenizer(const std::string& vocab, const rwkv::i
     if (model_file) {
         const auto& md = model_file->metadata();
         if (auto it = md.find("tokenizer"); it != md.end() && it->second == "bytes") return rwkv::text::byte_tokenizer{};
+        // A GGUF file made by llama.cpp carries its World vocabulary.
+        if (auto world = rwkv::text::world_tokenizer_from_gguf_metadata(md, model_file->display_name()))
+            return std::move(*world);
     }
     if (n_vocab == 256) return rwkv::text::byte_tokenizer{};
     throw rwkv::invalid_argument("this model needs a tokenizer: pass --vocab FILE (the World vocabulary "
