@@ -358,6 +358,9 @@ TEST_CASE("gguf malformed files are refused with typed errors", "[gguf][errors]"
                                  "BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1"));
         CHECK_THROWS_WITH(open_bytes(make_gguf(rwkv7_metadata, {{"q", {16}, io::ggml_type::q8_0, std::string(34, '\0')}})),
                           Contains("tensor 'q': innermost dimension 16 is not a multiple of the Q8_0 (type 8) block"));
+        CHECK_THROWS_WITH(open_bytes(make_gguf(rwkv7_metadata, {{"s", {}, io::ggml_type::q8_0, std::string(34, '\0')}})),
+                          Contains("tensor 's': innermost dimension 1 is not a multiple"));
+        CHECK(open_bytes(make_gguf(rwkv7_metadata, {{"s", {}, 0, floats({5})}})).require("s").shape.empty());
         CHECK_THROWS_WITH(open_bytes(make_gguf(rwkv7_metadata, {{"big", {1000}, 0, floats({1})}})),
                           Contains("tensor 'big' (F32 (type 0), 4000 bytes at data offset 0) runs past the end"));
         auto b = make_gguf(rwkv7_metadata, {vec});

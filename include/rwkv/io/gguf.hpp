@@ -259,8 +259,9 @@ inline gguf_contents read_gguf(std::span<const std::byte> data, const std::strin
                                     "; supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1");
         const auto numel = detail::checked_numel(t.ne);
         if (!numel) throw in.fail(where + ": " + std::to_string(n_dims) + " dimensions overflow 64 bits");
-        if (!t.ne.empty() && t.ne[0] % layout.block_elements != 0)
-            throw in.fail(where + ": innermost dimension " + std::to_string(t.ne[0]) + " is not a multiple of the " +
+        const std::int64_t innermost = t.ne.empty() ? 1 : t.ne[0];  // a scalar is one row of one element
+        if (innermost % layout.block_elements != 0)
+            throw in.fail(where + ": innermost dimension " + std::to_string(innermost) + " is not a multiple of the " +
                           ggml_type_name(t.type) + " block of " + std::to_string(layout.block_elements));
         const auto bytes = detail::checked_mul(*numel / layout.block_elements, layout.block_bytes);
         if (!bytes) throw in.fail(where + ": size overflows 64 bits");
