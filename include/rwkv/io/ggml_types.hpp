@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <string>
 
 #include "rwkv/core/dtype.hpp"
@@ -38,11 +39,10 @@ inline constexpr std::uint32_t bf16 = 30;
 // The name ggml gives a type code ("Q4_K"), or "type N" for a code it does not have.
 inline std::string ggml_type_name(std::uint32_t type) {
     static constexpr const char* names[] = {
-        "F32",     "F16",  "Q4_0", "Q4_1",   "Q4_2", "Q4_3",    "Q5_0",    "Q5_1",    "Q8_0",   "Q8_1",
-        "Q2_K",    "Q3_K", "Q4_K", "Q5_K",   "Q6_K", "Q8_K",    "IQ2_XXS", "IQ2_XS",  "IQ3_XXS", "IQ1_S",
-        "IQ4_NL",  "IQ3_S", "IQ2_S", "IQ4_XS", "I8",   "I16",     "I32",     "I64",     "F64",    "IQ1_M",
-        "BF16",    "Q4_0_4_4", "Q4_0_4_8", "Q4_0_8_8", "TQ1_0", "TQ2_0", "IQ4_NL_4_4", "IQ4_NL_4_8",
-        "IQ4_NL_8_8", "MXFP4"};
+        "F32",    "F16",      "Q4_0",     "Q4_1",     "Q4_2",  "Q4_3",  "Q5_0",       "Q5_1",       "Q8_0",    "Q8_1",   //  0-9
+        "Q2_K",   "Q3_K",     "Q4_K",     "Q5_K",     "Q6_K",  "Q8_K",  "IQ2_XXS",    "IQ2_XS",     "IQ3_XXS", "IQ1_S",  // 10-19
+        "IQ4_NL", "IQ3_S",    "IQ2_S",    "IQ4_XS",   "I8",    "I16",   "I32",        "I64",        "F64",     "IQ1_M",  // 20-29
+        "BF16",   "Q4_0_4_4", "Q4_0_4_8", "Q4_0_8_8", "TQ1_0", "TQ2_0", "IQ4_NL_4_4", "IQ4_NL_4_8", "IQ4_NL_8_8", "MXFP4"};  // 30-39
     if (type < std::size(names)) return std::string(names[type]) + " (type " + std::to_string(type) + ")";
     return "type " + std::to_string(type);
 }
