@@ -7,7 +7,8 @@ Needs only the Python standard library: the .pth files are written with a hand-m
 opcodes torch.save emits) inside a hand-made zip, so neither torch nor numpy is required. The model
 seeds are the shared golden checkpoints' tensor lists (names and shapes from their safetensors
 headers) shrunk to C = 32 (GoldFinch: 64, its default head size; and one Finch-C2 block instead of two),
-with small pseudo-random values.
+with small pseudo-random values. The GGUF seeds keep the metadata and tensor list of the shared llama.cpp
+RWKV-7 files (golden/gguf/) with the model shrunk to C = 32 and one layer.
 Without --golden/--vocab (default ../shared/golden, ../shared/data/rwkv_vocab_v20230424.txt) the
 seeds that need them are skipped with a message.
 """
@@ -485,6 +486,132 @@ def bpe_seeds():
     write("bpe_tokenizer_encode", "invalid.bin", b"ok \xc3\x28 \xed\xa0\x80")
 
 
+# ---- GGUF --------------------------------------------------------------------------------------
+
+GGUF_SCALAR = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "B", 10: "Q", 11: "q", 12: "d"}
+GGML_LAYOUT = {0: (1, 4), 1: (1, 2), 30: (1, 2), 2: (32, 18), 3: (32, 20), 6: (32, 22), 7: (32, 24), 8: (32, 34)}
+
+
+def gguf_parse(data):
+    """(metadata [(key, type, raw value bytes)], tensors [(name, ne, type)]) of a GGUF v2/v3 file."""
+    pos = [24]
+
+    def take(fmt):
+        (v,) = struct.unpack_from("<" + fmt, data, pos[0])
+        pos[0] += struct.calcsize("<" + fmt)
+        return v
+
+    def string():
+        n = take("Q")
+        s = data[pos[0]:pos[0] + n]
+        pos[0] += n
+        return s
+
+    def skip_value(t):
+        if t == 8:
+            string()
+        elif t == 9:
+            item, count = take("I"), take("Q")
+            for _ in range(count):
+                skip_value(item)
+        else:
+            take(GGUF_SCALAR[t])
+
+    n_tensors, n_kv = struct.unpack_from("<QQ", data, 8)
+    metadata = []
+    for _ in range(n_kv):
+        key = string().decode()
+        t = take("I")
+        start = pos[0]
+        skip_value(t)
+        metadata.append((key, t, data[start:pos[0]]))
+    tensors = []
+    for _ in range(n_tensors):
+        name = string().decode()
+        ne = [take("Q") for _ in range(take("I"))]
+        t = take("I")
+        take("Q")
+        tensors.append((name, ne, t))
+    return metadata, tensors
+
+
+def gguf_write(metadata, tensors, alignment=32):
+    """tensors: [(name, ne, type, bytes)]; offsets laid out one after another, aligned."""
+    out = bytearray(b"GGUF" + struct.pack("<IQQ", 3, len(tensors), len(metadata)))
+    for key, t, raw in metadata:
+        out += struct.pack("<Q", len(key)) + key.encode() + struct.pack("<I", t) + raw
+    offset = 0
+    for name, ne, t, blob in tensors:
+        out += struct.pack("<Q", len(name)) + name.encode() + struct.pack("<I", len(ne))
+        out += b"".join(struct.pack("<Q", d) for d in ne) + struct.pack("<IQ", t, offset)
+        offset += -(-len(blob) // alignment) * alignment
+    out += b"\0" * (-len(out) % alignment)
+    for _, _, _, blob in tensors:
+        out += blob + b"\0" * (-len(blob) % alignment)
+    return bytes(out)
+
+
+def ggml_values(t, count, rng):
+    """`count` small pseudo-random values stored as ggml type t."""
+    if t == 0:
+        return tensor_bytes("F32", [rng.uniform(-0.5, 0.5) for _ in range(count)])
+    if t == 1:
+        return tensor_bytes("F16", [rng.uniform(-0.5, 0.5) for _ in range(count)])
+    if t == 8:  # Q8_0: f16 scale 1/256, codes
+        out = bytearray()
+        for _ in range(count // 32):
+            out += struct.pack("<e", 1.0 / 256) + bytes(int(rng.uniform(0, 256)) & 0xFF for _ in range(32))
+        return bytes(out)
+    raise ValueError(t)
+
+
+def gguf_seeds(golden):
+    """The shared llama.cpp GGUF goldens (C = 128, two layers) shrunk to C = 32 and one layer, with the
+    same metadata (one head of 32) and tensor list, values small and pseudo-random."""
+    shrink = {128: 32, 512: 128, 256: 64}
+    for kind in ("q8_0", "f16"):
+        path = os.path.join(golden, "gguf", "v7-c128-l2.%s.gguf" % kind)
+        if not os.path.exists(path):
+            print("skipping the GGUF seeds: %s not found" % path)
+            return
+        with open(path, "rb") as f:
+            metadata, tensors = gguf_parse(f.read())
+        edited = []
+        for key, t, raw in metadata:
+            if key == "rwkv7.wkv.head_size":
+                raw = struct.pack("<I", 32)
+            elif key == "rwkv7.embedding_length":
+                raw = struct.pack("<I", 32)
+            elif key == "rwkv7.feed_forward_length":
+                raw = struct.pack("<I", 128)
+            elif key == "rwkv7.block_count":
+                raw = struct.pack("<I", 1)
+            edited.append((key, t, raw))
+        rng = Lcg(7)
+        out = []
+        for name, ne, t in tensors:
+            if name.startswith("blk.1."):
+                continue
+            ne = [shrink.get(d, d) for d in ne]
+            out.append((name, ne, t, ggml_values(t, numel(ne), rng)))
+        data = gguf_write(edited, out)
+        write("gguf", "rwkv7-c32-l1.%s.gguf" % kind, data)
+        if kind == "q8_0":  # the f16 one is over tensor_file's 64 KiB input limit
+            write("tensor_file", "rwkv7-c32-l1.%s.gguf" % kind, data)
+            write("model_load", "rwkv7-c32-l1.%s.gguf" % kind, data)
+    # Every metadata value type once, nested arrays and a non-default alignment.
+    md = [("general.architecture", 8, struct.pack("<Q", 5) + b"rwkv7"),
+          ("general.alignment", 4, struct.pack("<I", 64)),
+          ("rwkv7.wkv.head_size", 4, struct.pack("<I", 2))]
+    for i, (t, fmt) in enumerate(sorted(GGUF_SCALAR.items())):
+        md.append(("test.scalar%d" % i, t, struct.pack("<" + fmt, 1)))
+    md.append(("test.nested", 9, struct.pack("<IQ", 9, 2) + struct.pack("<IQ", 4, 1) + struct.pack("<I", 7)
+               + struct.pack("<IQ", 8, 1) + struct.pack("<Q", 2) + b"hi"))
+    lerp = ggml_values(0, 12, Lcg(3))
+    write("gguf", "value-types.gguf", gguf_write(md, [("blk.0.time_mix_lerp_fused.weight", [2, 1, 1, 6], 0, lerp),
+                                                      ("blk.0.time_mix_r_k.weight", [2], 0, lerp[:8])], 64))
+
+
 def main():
     shared = os.path.normpath(os.path.join(HERE, "..", "..", "shared"))
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -498,6 +625,7 @@ def main():
     state_seeds()
     config_seeds(args.golden)
     bpe_seeds()
+    gguf_seeds(args.golden)
 
 
 if __name__ == "__main__":

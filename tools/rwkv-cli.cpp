@@ -21,6 +21,7 @@
 #include "cli_common.hpp"
 #include "embed_commands.hpp"
 #include "rwkv/io/safetensors.hpp"
+#include "rwkv/text/gguf_vocabulary.hpp"
 #include "rwkv/tooling/init.hpp"
 #include "rwkv/rwkv.hpp"
 
@@ -128,6 +129,9 @@ rwkv::text::any_tokenizer load_tokenizer(const std::string& vocab, const rwkv::i
     if (model_file) {
         const auto& md = model_file->metadata();
         if (auto it = md.find("tokenizer"); it != md.end() && it->second == "bytes") return rwkv::text::byte_tokenizer{};
+        // A GGUF file made by llama.cpp carries its World vocabulary.
+        if (auto world = rwkv::text::world_tokenizer_from_gguf_metadata(md, model_file->display_name()))
+            return std::move(*world);
     }
     if (n_vocab == 256) return rwkv::text::byte_tokenizer{};
     throw rwkv::invalid_argument("this model needs a tokenizer: pass --vocab FILE (the World vocabulary "
@@ -297,7 +301,7 @@ int main(int argc, char** argv) {
 
     eval_args ev;
     auto* eval = app.add_subcommand("eval", "Write the logits of every position as raw f32 [T, V]");
-    eval->add_option("--model", ev.model, "Checkpoint (.pth or .safetensors)")->required();
+    eval->add_option("--model", ev.model, "Checkpoint (.pth, .safetensors or GGUF; told apart by content)")->required();
     eval->add_option("--tokens", ev.tokens, "JSON array of token ids")->required();
     eval->add_option("--logits-out", ev.logits_out, "Output file: little-endian f32 [T, V]")->required();
     eval->add_option("--mode", ev.mode, "rnn (one token per call) or seq (one call)")->capture_default_str();
@@ -363,7 +367,7 @@ int main(int argc, char** argv) {
     convert_args cv;
     auto* convert = app.add_subcommand(
         "convert", "Write a model in a precision's own storage (quantized, bf16, ...) so that it loads with no work");
-    convert->add_option("--model", cv.model, "Checkpoint (.pth or .safetensors)")->required();
+    convert->add_option("--model", cv.model, "Checkpoint (.pth, .safetensors or GGUF; told apart by content)")->required();
     convert->add_option("--precision", cv.precision, "f32 | bf16 | f16 | int8 | int4")->capture_default_str();
     convert->add_option("--config", cv.config, "GoldFinch config JSON ({\"model\": {...}})");
     convert->add_option("--out", cv.out, "Output .safetensors")->required();

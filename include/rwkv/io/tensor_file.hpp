@@ -1,9 +1,12 @@
-// rwkv/io/tensor_file.hpp — a loaded checkpoint: the tensors of a .pth (torch.save zip) or
-// .safetensors file, read in place from a memory-mapped file (or caller-owned memory).
+// rwkv/io/tensor_file.hpp — a loaded checkpoint: the tensors of a .pth (torch.save zip),
+// .safetensors or GGUF file, read in place from a memory-mapped file (or caller-owned memory).
 //
 // The format is detected from the content, not the file name: a zip local header ("PK\x03\x04") is a
-// PyTorch checkpoint, an 8-byte length followed by '{' is safetensors. tensors() keeps the file's
-// order: the state_dict's insertion order for .pth, the data-offset order for .safetensors.
+// PyTorch checkpoint, an 8-byte length followed by '{' is safetensors, "GGUF" is a llama.cpp file.
+// tensors() keeps the file's order: the state_dict's insertion order for .pth, the data-offset order
+// for .safetensors, the tensor-info order for GGUF. A GGUF file's tensors appear under the official
+// names and shapes (io/gguf_rwkv.hpp); those that had to be transformed (transposed, dequantized)
+// live in memory the tensor_file owns, the others stay in place.
 #pragma once
 
 #include <algorithm>
@@ -21,6 +24,8 @@
 
 #include "rwkv/core/error.hpp"
 #include "rwkv/io/binary.hpp"
+#include "rwkv/io/gguf.hpp"
+#include "rwkv/io/gguf_rwkv.hpp"
 #include "rwkv/io/mapped_file.hpp"
 #include "rwkv/io/pth.hpp"
 #include "rwkv/io/quantized_tensors.hpp"
@@ -104,14 +109,16 @@ public:
             if (!renamed[i] && std::find(targets.begin(), targets.end(), picked[i].name) != targets.end()) continue;
             kept.push_back(std::move(picked[i]));
         }
-        return tensor_file(file_, name_ + " (tensors under '" + detail::printable(prefix) + "')", format_,
+        return tensor_file(file_, owned_, name_ + " (tensors under '" + detail::printable(prefix) + "')", format_,
                            std::move(kept), metadata_);
     }
 
 private:
-    tensor_file(std::shared_ptr<const mapped_file> file, std::string display_name, std::string_view format,
-                std::vector<tensor_entry> tensors, std::map<std::string, std::string, std::less<>> metadata)
+    tensor_file(std::shared_ptr<const mapped_file> file, std::shared_ptr<const owned_tensor_bytes> owned,
+                std::string display_name, std::string_view format, std::vector<tensor_entry> tensors,
+                std::map<std::string, std::string, std::less<>> metadata)
         : file_(std::move(file)),
+          owned_(std::move(owned)),
           name_(std::move(display_name)),
           format_(format),
           tensors_(std::move(tensors)),
@@ -131,6 +138,13 @@ private:
             tensors_ = std::move(contents.tensors);
             metadata_ = std::move(contents.metadata);
             merge_quantized_tensors(tensors_, metadata_, name_);
+        } else if (looks_like_gguf(data)) {
+            format_ = "gguf";
+            auto contents = read_gguf(data, name_);
+            auto mapped = gguf_rwkv_tensors(contents, name_);
+            tensors_ = std::move(mapped.tensors);
+            owned_ = std::make_shared<const owned_tensor_bytes>(std::move(mapped.owned));
+            metadata_ = std::move(contents.metadata);
         } else {
             throw format_error(name_ +
                                ": not a PyTorch checkpoint (.pth zip) or a .safetensors file: " + describe(data));
@@ -160,7 +174,9 @@ private:
             return "it is a raw pickle stream (the legacy torch.save format of torch < 1.6); load it with torch and "
                    "re-save it with a current torch.save or as safetensors";
         }
-        std::string s = "expected a zip header \"PK\\x03\\x04\" or an 8-byte length followed by '{', found bytes";
+        std::string s =
+            "expected a zip header \"PK\\x03\\x04\", an 8-byte length followed by '{' or the GGUF magic \"GGUF\", "
+            "found bytes";
         for (std::size_t i = 0; i < data.size() && i < 12; ++i) {
             s += ' ';
             s += detail::hex_byte(std::to_integer<std::uint8_t>(data[i]));
@@ -170,6 +186,7 @@ private:
     }
 
     std::shared_ptr<const mapped_file> file_;  // shared by the files select_prefix() makes
+    std::shared_ptr<const owned_tensor_bytes> owned_;  // transformed GGUF tensors; shared the same way
     std::string name_;
     std::string_view format_;
     std::vector<tensor_entry> tensors_;
