@@ -613,11 +613,19 @@ def gguf_seeds(golden):
 
 
 def main():
+    global CORPUS
     shared = os.path.normpath(os.path.join(HERE, "..", "..", "shared"))
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--golden", default=os.path.join(shared, "golden"))
     ap.add_argument("--vocab", default=os.path.join(shared, "data", "rwkv_vocab_v20230424.txt"))
+    ap.add_argument("--gguf-only", metavar="DIR",
+                    help="write only the GGUF seeds, under DIR/<target>/ (scripts/fuzz does, into build-fuzz/: "
+                         "they derive from the shared llama.cpp files, so they are not committed)")
     args = ap.parse_args()
+    if args.gguf_only:
+        CORPUS = args.gguf_only
+        gguf_seeds(args.golden)
+        return
     io_seeds()
     model_seeds(args.golden)
     vocab_seeds(args.vocab)
@@ -625,7 +633,6 @@ def main():
     state_seeds()
     config_seeds(args.golden)
     bpe_seeds()
-    gguf_seeds(args.golden)
 
 
 if __name__ == "__main__":
