@@ -77,9 +77,15 @@ std::optional<options> parse_args(int argc, char** argv) {
     return opt;
 }
 
-rwkv::text::any_tokenizer make_tokenizer(const options& opt) {
-    if (opt.vocab_path.empty()) return rwkv::text::byte_tokenizer{};
-    return rwkv::text::world_tokenizer::from_file(opt.vocab_path);
+// The byte tokenizer, or the World one with --vocab; refused here, not mid-chat, if it does not fit.
+rwkv::text::any_tokenizer make_tokenizer(const options& opt, std::size_t model_vocab) {
+    rwkv::text::any_tokenizer tokenizer = rwkv::text::byte_tokenizer{};
+    if (!opt.vocab_path.empty()) tokenizer = rwkv::text::world_tokenizer::from_file(opt.vocab_path);
+    if (static_cast<std::size_t>(tokenizer.vocab_size()) > model_vocab)
+        throw rwkv::invalid_argument("the " + std::string(tokenizer.name()) + " tokenizer has " +
+                                     std::to_string(tokenizer.vocab_size()) + " tokens, but the model only " +
+                                     std::to_string(model_vocab) + (opt.vocab_path.empty() ? ": pass --vocab" : ""));
+    return tokenizer;
 }
 
 // Everything one conversation needs; the model itself is shared and read-only.
@@ -184,7 +190,7 @@ int main(int argc, char** argv) {
     }
     try {
         const auto model = model_type::load(opt->model_path, rwkv::backends::cpu(opt->threads));
-        const auto tokenizer = make_tokenizer(*opt);
+        const auto tokenizer = make_tokenizer(*opt, model.cfg().n_vocab);
         chat conversation(model, tokenizer, *opt);
         const bool interactive = isatty(STDIN_FILENO) != 0;
         std::printf("[%s: %zu layers, %zu wide, %s tokenizer; /quit to leave]\n", model.source().c_str(),

@@ -81,6 +81,17 @@ std::optional<options> parse_args(int argc, char** argv) {
     return opt;
 }
 
+// The byte tokenizer, or the World one given a vocabulary; refused at the start if it does not fit.
+rwkv::text::any_tokenizer make_tokenizer(const std::string& vocab_path, std::size_t model_vocab) {
+    rwkv::text::any_tokenizer tokenizer = rwkv::text::byte_tokenizer{};
+    if (!vocab_path.empty()) tokenizer = rwkv::text::world_tokenizer::from_file(vocab_path);
+    if (static_cast<std::size_t>(tokenizer.vocab_size()) > model_vocab)
+        throw rwkv::invalid_argument("the " + std::string(tokenizer.name()) + " tokenizer has " +
+                                     std::to_string(tokenizer.vocab_size()) + " tokens, but the model only " +
+                                     std::to_string(model_vocab) + (vocab_path.empty() ? ": pass --vocab" : ""));
+    return tokenizer;
+}
+
 // Plain lines for pipes, logs and tests; colours only when a person is looking at a terminal.
 class screen {
 public:
@@ -204,9 +215,7 @@ int main(int argc, char** argv) {
     }
     try {
         const auto model = npc::model_type::load(opt->model_path, rwkv::backends::cpu(opt->threads));
-        const rwkv::text::any_tokenizer tokenizer =
-            opt->vocab_path.empty() ? rwkv::text::any_tokenizer(rwkv::text::byte_tokenizer{})
-                                    : rwkv::text::world_tokenizer::from_file(opt->vocab_path);
+        const auto tokenizer = make_tokenizer(opt->vocab_path, model.cfg().n_vocab);
         std::ifstream script;
         if (!opt->script_path.empty()) {
             script.open(opt->script_path);
