@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -119,8 +120,9 @@ public:
             std::size_t still = 0;
             for (std::size_t g = 0; g < talking; ++g) {
                 const std::size_t i = batch_who_[g];
-                if (!say_next_token(villagers_[i], row(logits_, i))) continue;  // its line is over
-                batch_tokens_[still] = last_token_;
+                const auto token = say_next_token(villagers_[i], row(logits_, i));
+                if (!token) continue;  // its line is over
+                batch_tokens_[still] = *token;
                 batch_states_[still] = &villagers_[i].memory;
                 batch_who_[still++] = i;
             }
@@ -198,15 +200,15 @@ private:
         for (auto& v : villagers_) v.to_hear.clear();
     }
 
-    // Samples v's next token into last_token_ and adds its text to v.line. Returns false when the
-    // line is over: the token that ended it is kept in to_hear, so the next turn feeds it first.
-    bool say_next_token(villager& v, std::span<const float> logits) {
+    // Samples v's next token and adds its text to v.line. Returns the token to feed, or nothing when
+    // the line is over: the token that ended it is kept in to_hear, so the next turn feeds it first.
+    std::optional<std::int32_t> say_next_token(villager& v, std::span<const float> logits) {
         const std::int32_t token = v.sampler.sample(logits);
         v.sampler.accept(token);
         if (token == tokenizer_.end_of_text_id()) {
             v.to_hear.insert(v.to_hear.end(), newline_.begin(), newline_.end());
             v.utf8.flush(v.line);
-            return false;
+            return std::nullopt;
         }
         const std::string_view bytes = tokenizer_.token_bytes(token);
         const std::size_t newline = bytes.find('\n');
@@ -214,10 +216,9 @@ private:
         if (newline != std::string_view::npos) {
             v.to_hear.push_back(token);  // to_hear has room reserved: no allocation
             v.utf8.flush(v.line);
-            return false;
+            return std::nullopt;
         }
-        last_token_ = token;
-        return true;
+        return token;
     }
 
     // One batched decode step of the first `talking` NPCs in batch_tokens_/batch_states_.
@@ -244,7 +245,6 @@ private:
     std::vector<std::size_t> batch_lengths_;
     std::vector<rwkv::state*> batch_states_;
     std::vector<std::size_t> batch_who_;  // which NPC each batch row is
-    std::int32_t last_token_ = 0;
 };
 
 }  // namespace npc
