@@ -2,11 +2,11 @@
 // only the new words, never the history.
 //
 //   rwkv-example-chat examples/models/demo-v7-c128-l2.safetensors
-//   rwkv-example-chat rwkv7-g1-1.5b.pth --vocab rwkv_vocab_v20230424.txt --system "You are helpful."
+//   rwkv-example-chat rwkv7-g1-1.5b.pth --vocab rwkv_vocab_v20230424.txt --system "You are a helpful assistant."
 //
-// The RWKV chat format: "User: <line>\n\nAssistant:", and the answer ends at "\n\n". Lines that start
-// with '/' are commands: /reset, /save FILE, /load FILE, /quit. stdin is read line by line, so a
-// pipe works as well as a terminal.
+// The RWKV chat format: "System: <prompt>\n\n" once, then "User: <line>\n\nAssistant:" per turn,
+// and the answer ends at "\n\n". Lines that start with '/' are commands: /reset, /save FILE,
+// /load FILE, /quit. stdin is read line by line, so a pipe works as well as a terminal.
 #include <unistd.h>
 
 #include <cstdio>
@@ -100,7 +100,7 @@ public:
           logits_(model.cfg().n_vocab),
           sampler_(opt.sampling, static_cast<std::int32_t>(model.cfg().n_vocab)) {
         // The system prompt is part of the starting point that /reset returns to.
-        if (!opt.system_prompt.empty()) feed(opt.system_prompt + "\n\n");
+        if (!opt.system_prompt.empty()) feed("System: " + opt.system_prompt + "\n\n");
         start_ = state_;  // copying a state forks the conversation
     }
 
