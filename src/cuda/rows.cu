@@ -11,13 +11,22 @@ namespace {
 
 using detail::block_sum;
 
-// One thread per channel walks the rows, so prev[0] reads sx before sx is overwritten.
-__global__ void token_shift_kernel(const_matrix a, float* sx, matrix prev) {
-    const std::size_t c = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x;
+// One thread per (channel, agent) walks the agent's rows, so its first row reads sx before sx is
+// overwritten.
+__global__ void token_shift_kernel(detail::agent_chunk agents, const_matrix a, matrix prev) {
+    const std::size_t c = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x, g = blockIdx.y;
     if (c >= a.cols) return;
-    prev.data[c] = sx[c];
-    for (std::size_t t = 1; t < a.rows; ++t) prev.data[t * prev.stride + c] = a.data[(t - 1) * a.stride + c];
-    sx[c] = a.data[(a.rows - 1) * a.stride + c];
+    float* sx = agents.entry[0][g];
+    const std::size_t first = agents.first[g], last = first + agents.rows[g] - 1;
+    prev.data[first * prev.stride + c] = sx[c];
+    for (std::size_t t = first + 1; t <= last; ++t) prev.data[t * prev.stride + c] = a.data[(t - 1) * a.stride + c];
+    sx[c] = a.data[last * a.stride + c];
+}
+
+void launch_token_shift(const detail::agent_chunk& c, const_matrix a, matrix prev) {
+    const dim3 grid(detail::blocks_for(a.cols, 256), c.count);
+    token_shift_kernel<<<grid, 256, 0, detail::stream()>>>(c, a, prev);
+    detail::check_launch("token_shift");
 }
 
 constexpr unsigned norm_threads = 128;
@@ -107,8 +116,12 @@ void check_cache_dtype(std::uint8_t type) {
 
 void token_shift(const_matrix a, float* sx, matrix prev) {
     if (a.rows == 0 || a.cols == 0) return;
-    token_shift_kernel<<<detail::blocks_for(a.cols, 256), 256, 0, detail::stream()>>>(a, sx, prev);
-    detail::check_launch("token_shift");
+    launch_token_shift(detail::single_agent(a.rows, sx), a, prev);
+}
+
+void token_shift_agents(const_matrix a, const agent_slots& sx, matrix prev) {
+    if (a.cols == 0) return;
+    detail::for_each_chunk(sx, {}, [&](const detail::agent_chunk& c) { launch_token_shift(c, a, prev); });
 }
 
 void group_norm(const_matrix x, const float* weight, const float* bias, std::size_t groups, float eps, matrix y) {

@@ -6,14 +6,18 @@
 namespace rwkv::cuda_kernels {
 namespace {
 
-// RWKV-4: one thread per channel, the max-shifted form of arch-spec §2.3.
-__global__ void wkv4_kernel(float* aa, float* bb, float* pp, const float* w, const float* u, const_matrix k,
-                            const_matrix v, matrix out) {
-    const std::size_t c = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x;
+using detail::agent_chunk;
+
+// RWKV-4: one thread per (channel, agent), the max-shifted form of arch-spec §2.3; the agent's
+// state entries are aa, bb, pp.
+__global__ void wkv4_kernel(agent_chunk agents, const float* w, const float* u, const_matrix k, const_matrix v,
+                            matrix out) {
+    const std::size_t c = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x, g = blockIdx.y;
     if (c >= k.cols) return;
+    float *aa = agents.entry[0][g], *bb = agents.entry[1][g], *pp = agents.entry[2][g];
     float a = aa[c], b = bb[c], p = pp[c];
     const float wc = w[c], uc = u[c];
-    for (std::size_t t = 0; t < k.rows; ++t) {
+    for (std::size_t t = agents.first[g]; t < agents.first[g] + agents.rows[g]; ++t) {
         const float kt = k.data[t * k.stride + c], vt = v.data[t * v.stride + c];
         // Output: old sums plus the bonus e^(u + k) for the current token.
         const float q = fmaxf(p, uc + kt);
@@ -31,19 +35,19 @@ __global__ void wkv4_kernel(float* aa, float* bb, float* pp, const float* w, con
     pp[c] = p;
 }
 
-// RWKV-5/6: a block per head, thread j keeps the state's value column S[·, j] in registers.
+// RWKV-5/6: a block per (head, agent), thread j keeps the state's value column S[·, j] in registers.
 //   y_j = Σ_i r_i (u_i k_i v_j + S_ij),  S_ij ← k_i v_j + w_i S_ij
 template <std::size_t N>
-__global__ void wkv6_kernel(float* state, const_matrix r, const_matrix w, const_matrix k, const_matrix v,
+__global__ void wkv6_kernel(agent_chunk agents, const_matrix r, const_matrix w, const_matrix k, const_matrix v,
                             const float* u, matrix y) {
     __shared__ float rs[N], ws[N], ks[N], us[N];
-    const std::size_t h = blockIdx.x, j = threadIdx.x, c0 = h * N;
-    float* S = state + h * N * N;
+    const std::size_t h = blockIdx.x, g = blockIdx.y, j = threadIdx.x, c0 = h * N;
+    float* S = agents.entry[0][g] + h * N * N;
     float s[N];
 #pragma unroll
     for (std::size_t i = 0; i < N; ++i) s[i] = S[i * N + j];
     us[j] = u[c0 + j];
-    for (std::size_t t = 0; t < r.rows; ++t) {
+    for (std::size_t t = agents.first[g]; t < agents.first[g] + agents.rows[g]; ++t) {
         __syncthreads();  // the previous token's values are read
         rs[j] = r.data[t * r.stride + c0 + j];
         ws[j] = w.data[t * w.stride + c0 + j];
@@ -63,18 +67,18 @@ __global__ void wkv6_kernel(float* state, const_matrix r, const_matrix w, const_
     for (std::size_t i = 0; i < N; ++i) S[i * N + j] = s[i];
 }
 
-// RWKV-7, the generalized delta rule: a block per head, thread i keeps the state's row S[i, ·].
+// RWKV-7, the generalized delta rule: a block per (head, agent), thread i keeps the state's row S[i, ·].
 //   sa = Σ_j S_ij a_j,  S_ij ← S_ij w_j + sa b_j + v_i k_j,  y_i = Σ_j S_ij r_j
 template <std::size_t N>
-__global__ void wkv7_kernel(float* state, const_matrix r, const_matrix w, const_matrix k, const_matrix v,
+__global__ void wkv7_kernel(agent_chunk agents, const_matrix r, const_matrix w, const_matrix k, const_matrix v,
                             const_matrix a, const_matrix b, matrix y) {
     __shared__ float rs[N], ws[N], ks[N], as[N], bs[N];
-    const std::size_t h = blockIdx.x, i = threadIdx.x, c0 = h * N;
-    float* S = state + h * N * N + i * N;
+    const std::size_t h = blockIdx.x, g = blockIdx.y, i = threadIdx.x, c0 = h * N;
+    float* S = agents.entry[0][g] + h * N * N + i * N;
     float s[N];
 #pragma unroll
     for (std::size_t j = 0; j < N; ++j) s[j] = S[j];
-    for (std::size_t t = 0; t < r.rows; ++t) {
+    for (std::size_t t = agents.first[g]; t < agents.first[g] + agents.rows[g]; ++t) {
         __syncthreads();
         rs[i] = r.data[t * r.stride + c0 + i];
         ws[i] = w.data[t * w.stride + c0 + i];
@@ -121,33 +125,69 @@ void with_head_size(std::size_t n, Fn&& fn) {
     }
 }
 
+void launch_wkv4(const agent_chunk& c, const float* w, const float* u, const_matrix k, const_matrix v, matrix out) {
+    const dim3 grid(detail::blocks_for(k.cols, 128), c.count);
+    wkv4_kernel<<<grid, 128, 0, detail::stream()>>>(c, w, u, k, v, out);
+    detail::check_launch("wkv4");
+}
+
+void launch_wkv6(std::size_t head_size, const agent_chunk& c, std::size_t heads, const_matrix r, const_matrix w,
+                 const_matrix k, const_matrix v, const float* u, matrix y) {
+    with_head_size(head_size, [&](auto n) {
+        const dim3 grid(static_cast<unsigned>(heads), c.count);
+        wkv6_kernel<n()><<<grid, static_cast<unsigned>(n()), 0, detail::stream()>>>(c, r, w, k, v, u, y);
+    });
+    detail::check_launch("wkv6");
+}
+
+void launch_wkv7(std::size_t head_size, const agent_chunk& c, std::size_t heads, const_matrix r, const_matrix w,
+                 const_matrix k, const_matrix v, const_matrix a, const_matrix b, matrix y) {
+    with_head_size(head_size, [&](auto n) {
+        const dim3 grid(static_cast<unsigned>(heads), c.count);
+        wkv7_kernel<n()><<<grid, static_cast<unsigned>(n()), 0, detail::stream()>>>(c, r, w, k, v, a, b, y);
+    });
+    detail::check_launch("wkv7");
+}
+
 }  // namespace
 
 void wkv4(float* aa, float* bb, float* pp, const float* w, const float* u, const_matrix k, const_matrix v,
           matrix out) {
     if (k.rows == 0 || k.cols == 0) return;
-    wkv4_kernel<<<detail::blocks_for(k.cols, 128), 128, 0, detail::stream()>>>(aa, bb, pp, w, u, k, v, out);
-    detail::check_launch("wkv4");
+    launch_wkv4(detail::single_agent(k.rows, aa, bb, pp), w, u, k, v, out);
+}
+
+void wkv4_agents(const agent_slots& aa, const agent_slots& bb, const agent_slots& pp, const float* w, const float* u,
+                 const_matrix k, const_matrix v, matrix out) {
+    if (k.cols == 0) return;
+    detail::for_each_chunk(aa, {&bb, &pp}, [&](const agent_chunk& c) { launch_wkv4(c, w, u, k, v, out); });
 }
 
 void wkv6(std::size_t head_size, float* state, std::size_t heads, const_matrix r, const_matrix w, const_matrix k,
           const_matrix v, const float* u, matrix y) {
     if (r.rows == 0 || heads == 0) return;
-    with_head_size(head_size, [&](auto n) {
-        wkv6_kernel<n()><<<static_cast<unsigned>(heads), static_cast<unsigned>(n()), 0, detail::stream()>>>(
-            state, r, w, k, v, u, y);
-    });
-    detail::check_launch("wkv6");
+    launch_wkv6(head_size, detail::single_agent(r.rows, state), heads, r, w, k, v, u, y);
+}
+
+void wkv6_agents(std::size_t head_size, const agent_slots& state, const_matrix r, const_matrix w, const_matrix k,
+                 const_matrix v, const float* u, matrix y) {
+    const std::size_t heads = head_size ? r.cols / head_size : 0;
+    if (heads == 0) return;
+    detail::for_each_chunk(state, {}, [&](const agent_chunk& c) { launch_wkv6(head_size, c, heads, r, w, k, v, u, y); });
 }
 
 void wkv7(std::size_t head_size, float* state, std::size_t heads, const_matrix r, const_matrix w, const_matrix k,
           const_matrix v, const_matrix a, const_matrix b, matrix y) {
     if (r.rows == 0 || heads == 0) return;
-    with_head_size(head_size, [&](auto n) {
-        wkv7_kernel<n()><<<static_cast<unsigned>(heads), static_cast<unsigned>(n()), 0, detail::stream()>>>(
-            state, r, w, k, v, a, b, y);
-    });
-    detail::check_launch("wkv7");
+    launch_wkv7(head_size, detail::single_agent(r.rows, state), heads, r, w, k, v, a, b, y);
+}
+
+void wkv7_agents(std::size_t head_size, const agent_slots& state, const_matrix r, const_matrix w, const_matrix k,
+                 const_matrix v, const_matrix a, const_matrix b, matrix y) {
+    const std::size_t heads = head_size ? r.cols / head_size : 0;
+    if (heads == 0) return;
+    detail::for_each_chunk(state, {},
+                           [&](const agent_chunk& c) { launch_wkv7(head_size, c, heads, r, w, k, v, a, b, y); });
 }
 
 void wkv7_bonus(std::size_t head_size, const_matrix r, const_matrix k, const_matrix v, const float* r_k, matrix y) {

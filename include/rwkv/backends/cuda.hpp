@@ -18,11 +18,13 @@
 #include <cassert>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 #include <type_traits>
 
 #include "rwkv/backends/cuda/launch.hpp"
 #include "rwkv/backends/cuda/map_functors.hpp"
+#include "rwkv/core/agent_batch.hpp"
 #include "rwkv/core/backend.hpp"
 #include "rwkv/core/dtype.hpp"
 #include "rwkv/core/memory_space.hpp"
@@ -106,6 +108,13 @@ cuda_kernels::weight_matrix weight_arg(const_matrix_view<W, cuda_space> m) noexc
         return {m.data, nullptr, m.rows, m.cols, m.stride, 0, weight_type_of<W>()};
 }
 
+// The agents of a batched call as the kernels take them; nullopt for a single agent's entry (then the
+// single-agent kernel runs on state_slots::agent(0) over every row).
+inline std::optional<cuda_kernels::agent_slots> agents_arg(const state_slots& s) noexcept {
+    if (s.base == nullptr || s.row_begin == nullptr) return std::nullopt;
+    return cuda_kernels::agent_slots{s.base, s.row_begin, s.agents, s.offset};
+}
+
 // A map input: a matrix, or a channel vector broadcast over the rows (stride 0).
 template <class In>
 cuda_kernels::map_operand operand(const In& in) noexcept {
@@ -162,6 +171,13 @@ struct token_shift_kernel<backends::cuda> {
                     matrix_view<float, cuda_space> prev) {
         cuda_kernels::token_shift(cuda_detail::arg(a), sx.data_handle(), cuda_detail::arg(prev));
     }
+    static void run_agents(const backends::cuda& be, const_matrix_view<float, cuda_space> a, const state_slots& sx,
+                           matrix_view<float, cuda_space> prev) {
+        if (const auto agents = cuda_detail::agents_arg(sx))
+            cuda_kernels::token_shift_agents(cuda_detail::arg(a), *agents, cuda_detail::arg(prev));
+        else
+            run(be, a, vector_view<float, cuda_space>(sx.agent(0), a.cols), prev);
+    }
 };
 
 template <>
@@ -190,6 +206,18 @@ struct wkv4_kernel<backends::cuda> {
         cuda_kernels::wkv4(aa.data_handle(), bb.data_handle(), pp.data_handle(), w.data_handle(), u.data_handle(),
                            cuda_detail::arg(k), cuda_detail::arg(v), cuda_detail::arg(out));
     }
+    static void run_agents(const backends::cuda&, const state_slots& aa, const state_slots& bb, const state_slots& pp,
+                           vector_view<const float, cuda_space> w, vector_view<const float, cuda_space> u,
+                           const_matrix_view<float, cuda_space> k, const_matrix_view<float, cuda_space> v,
+                           matrix_view<float, cuda_space> out) {
+        using cuda_detail::arg;
+        const auto a = cuda_detail::agents_arg(aa), b = cuda_detail::agents_arg(bb), p = cuda_detail::agents_arg(pp);
+        if (a && b && p)
+            cuda_kernels::wkv4_agents(*a, *b, *p, w.data_handle(), u.data_handle(), arg(k), arg(v), arg(out));
+        else
+            cuda_kernels::wkv4(aa.agent(0), bb.agent(0), pp.agent(0), w.data_handle(), u.data_handle(), arg(k), arg(v),
+                               arg(out));
+    }
 };
 
 template <std::size_t N>
@@ -201,6 +229,16 @@ struct wkv6_kernel<backends::cuda, N> {
         using cuda_detail::arg;
         cuda_kernels::wkv6(N, state.data, state.d0, arg(r), arg(w), arg(k), arg(v), u.data_handle(), arg(y));
     }
+    static void run_agents(const backends::cuda&, const state_slots& state, const_matrix_view<float, cuda_space> r,
+                           const_matrix_view<float, cuda_space> w, const_matrix_view<float, cuda_space> k,
+                           const_matrix_view<float, cuda_space> v, vector_view<const float, cuda_space> u,
+                           matrix_view<float, cuda_space> y) {
+        using cuda_detail::arg;
+        if (const auto agents = cuda_detail::agents_arg(state))
+            cuda_kernels::wkv6_agents(N, *agents, arg(r), arg(w), arg(k), arg(v), u.data_handle(), arg(y));
+        else
+            cuda_kernels::wkv6(N, state.agent(0), r.cols / N, arg(r), arg(w), arg(k), arg(v), u.data_handle(), arg(y));
+    }
 };
 
 template <std::size_t N>
@@ -211,6 +249,16 @@ struct wkv7_kernel<backends::cuda, N> {
                     const_matrix_view<float, cuda_space> b, matrix_view<float, cuda_space> y) {
         using cuda_detail::arg;
         cuda_kernels::wkv7(N, state.data, state.d0, arg(r), arg(w), arg(k), arg(v), arg(a), arg(b), arg(y));
+    }
+    static void run_agents(const backends::cuda&, const state_slots& state, const_matrix_view<float, cuda_space> r,
+                           const_matrix_view<float, cuda_space> w, const_matrix_view<float, cuda_space> k,
+                           const_matrix_view<float, cuda_space> v, const_matrix_view<float, cuda_space> a,
+                           const_matrix_view<float, cuda_space> b, matrix_view<float, cuda_space> y) {
+        using cuda_detail::arg;
+        if (const auto agents = cuda_detail::agents_arg(state))
+            cuda_kernels::wkv7_agents(N, *agents, arg(r), arg(w), arg(k), arg(v), arg(a), arg(b), arg(y));
+        else
+            cuda_kernels::wkv7(N, state.agent(0), r.cols / N, arg(r), arg(w), arg(k), arg(v), arg(a), arg(b), arg(y));
     }
 };
 

@@ -32,14 +32,19 @@ void token_shift(const Backend& be, const_activations<Backend> a, state_vector<B
     token_shift_kernel<Backend>::run(be, a, sx, prev);
 }
 
-// The same for every agent of a batch: each agent's rows shift against its own stored sx.
+// The same for every agent of a batch: each agent's rows shift against its own stored sx. A backend
+// may shift all agents in one go (`run_agents`); otherwise they go one after another.
 template <backend Backend>
 void token_shift(const Backend& be, const_activations<Backend> a, const state_slots& sx, activations<Backend> prev) {
     assert(a.rows == prev.rows && a.cols == prev.cols);
-    for_each_agent(sx, a.rows, [&](std::size_t g, std::size_t first, std::size_t n) {
-        token_shift_kernel<Backend>::run(be, a.rows_slice(first, n), state_vector<Backend>(sx.agent(g), a.cols),
-                                         prev.rows_slice(first, n));
-    });
+    if constexpr (requires { token_shift_kernel<Backend>::run_agents(be, a, sx, prev); }) {
+        token_shift_kernel<Backend>::run_agents(be, a, sx, prev);
+    } else {
+        for_each_agent(sx, a.rows, [&](std::size_t g, std::size_t first, std::size_t n) {
+            token_shift_kernel<Backend>::run(be, a.rows_slice(first, n), state_vector<Backend>(sx.agent(g), a.cols),
+                                             prev.rows_slice(first, n));
+        });
+    }
 }
 
 template <backend Backend, class Coeff>

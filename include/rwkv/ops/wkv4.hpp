@@ -37,17 +37,22 @@ void wkv4(const Backend& be, state_vector<Backend> aa, state_vector<Backend> bb,
     wkv4_kernel<Backend>::run(be, aa, bb, pp, w, u, k, v, out);
 }
 
-// Every agent of a batch: each agent's rows against its own (aa, bb, pp).
+// Every agent of a batch: each agent's rows against its own (aa, bb, pp). A backend may run all agents
+// in one go (`run_agents`); otherwise they go one after another.
 template <backend Backend>
 void wkv4(const Backend& be, const state_slots& aa, const state_slots& bb, const state_slots& pp,
           channel_vector<Backend> w, channel_vector<Backend> u, const_activations<Backend> k,
           const_activations<Backend> v, activations<Backend> out) {
     const std::size_t C = k.cols;
-    for_each_agent(aa, k.rows, [&](std::size_t g, std::size_t first, std::size_t n) {
-        wkv4(be, state_vector<Backend>(aa.agent(g), C), state_vector<Backend>(bb.agent(g), C),
-             state_vector<Backend>(pp.agent(g), C), w, u, k.rows_slice(first, n), v.rows_slice(first, n),
-             out.rows_slice(first, n));
-    });
+    if constexpr (requires { wkv4_kernel<Backend>::run_agents(be, aa, bb, pp, w, u, k, v, out); }) {
+        wkv4_kernel<Backend>::run_agents(be, aa, bb, pp, w, u, k, v, out);
+    } else {
+        for_each_agent(aa, k.rows, [&](std::size_t g, std::size_t first, std::size_t n) {
+            wkv4(be, state_vector<Backend>(aa.agent(g), C), state_vector<Backend>(bb.agent(g), C),
+                 state_vector<Backend>(pp.agent(g), C), w, u, k.rows_slice(first, n), v.rows_slice(first, n),
+                 out.rows_slice(first, n));
+        });
+    }
 }
 
 }  // namespace rwkv::ops

@@ -66,6 +66,16 @@ struct weight_matrix {
     weight_type type;
 };
 
+// The agents of a batched call (core/agent_batch.hpp's state_slots; host arrays): agent g's state
+// entry starts `offset` floats into base[g] (device memory), and it owns rows [row_begin[g],
+// row_begin[g + 1]) of the call's activations. The per-agent ops below run every agent in one launch
+// (64 agents a launch), the pointers travelling in the launch's parameters.
+struct agent_slots {
+    float* const* base;
+    const std::size_t* row_begin;
+    std::size_t agents, offset;
+};
+
 // ---- ops (ops/*.hpp states the math of each) -----------------------------------------------------
 // y[T, O] = x[T, K] · Wᵀ (W [O, K]); for int8/int4 W, x is quantized to int8 blocks first (core/quant.hpp).
 void linear(const weight_matrix& w, const_matrix x, matrix y);
@@ -75,16 +85,23 @@ void project(const_matrix x, const weight_matrix& m, matrix y);
 void embedding(const weight_matrix& table, const std::int32_t* tokens, std::size_t count, matrix x);
 // prev[0] = sx, prev[t] = a[t − 1]; then sx = a[T − 1].
 void token_shift(const_matrix a, float* sx, matrix prev);
+void token_shift_agents(const_matrix a, const agent_slots& sx, matrix prev);
 void group_norm(const_matrix x, const float* weight, const float* bias, std::size_t groups, float eps, matrix y);
 void rms_norm(const_matrix x, matrix y, float eps);
 void l2_normalize_groups(matrix x, std::size_t group_size, float eps);
 void wkv4(float* aa, float* bb, float* pp, const float* w, const float* u, const_matrix k, const_matrix v,
           matrix out);
+void wkv4_agents(const agent_slots& aa, const agent_slots& bb, const agent_slots& pp, const float* w, const float* u,
+                 const_matrix k, const_matrix v, matrix out);
 // state [heads, N, N]; N is 32, 64 or 128.
 void wkv6(std::size_t head_size, float* state, std::size_t heads, const_matrix r, const_matrix w, const_matrix k,
           const_matrix v, const float* u, matrix y);
+void wkv6_agents(std::size_t head_size, const agent_slots& state, const_matrix r, const_matrix w, const_matrix k,
+                 const_matrix v, const float* u, matrix y);
 void wkv7(std::size_t head_size, float* state, std::size_t heads, const_matrix r, const_matrix w, const_matrix k,
           const_matrix v, const_matrix a, const_matrix b, matrix y);
+void wkv7_agents(std::size_t head_size, const agent_slots& state, const_matrix r, const_matrix w, const_matrix k,
+                 const_matrix v, const_matrix a, const_matrix b, matrix y);
 void wkv7_bonus(std::size_t head_size, const_matrix r, const_matrix k, const_matrix v, const float* r_k, matrix y);
 void gold_attention(std::size_t head_size, const_matrix q, const_matrix k, const_matrix v, matrix y);
 // Context-cache rows: dtype_code is rwkv::dtype's value (f32, bf16 or f16).
