@@ -176,8 +176,7 @@ inline ggmf_contents read_ggmf(std::span<const std::byte> data, const std::strin
         const auto numel = detail::checked_numel(t.ne);
         const auto bytes = numel ? detail::checked_mul(*numel / layout.block_elements, layout.block_bytes) : std::nullopt;
         if (!bytes || static_cast<std::uint64_t>(*bytes) > in.remaining())
-            throw in.fail(where + " (" + ggmf_type_name(code) + ", " + std::to_string(n_dims) + " dimensions " +
-                          detail::ggmf_dims_string(t.ne) + ") needs " +
+            throw in.fail(where + " (" + ggmf_type_name(code) + ", ne " + detail::ggmf_dims_string(t.ne) + ") needs " +
                           (bytes ? std::to_string(*bytes) : std::string("more than 2^63")) + " bytes of data, " +
                           std::to_string(in.remaining()) + " left in the file");
         t.bytes = in.take(static_cast<std::size_t>(*bytes), where + " data");
