@@ -612,12 +612,89 @@ def gguf_seeds(golden):
                                                       ("blk.0.time_mix_r_k.weight", [2], 0, lerp[:8])], 64))
 
 
+# ---- rwkv.cpp files ("ggmf") ------------------------------------------------------------------
+
+GGMF_MAGIC = 0x67676D66
+GGMF_TO_GGML = {0: 0, 1: 1, 2: 2, 3: 3, 7: 6, 8: 7, 9: 8}  # rwkv.cpp's type codes -> ggml's
+
+
+def ggmf_parse(data):
+    """(header (version, n_vocab, n_embd, n_layer, type), tensors [(name, ne, rwkv.cpp type)])."""
+    header = struct.unpack_from("<5I", data, 4)
+    pos, tensors = 24, []
+    while pos < len(data):
+        n_dims, name_len, t = struct.unpack_from("<3I", data, pos)
+        ne = list(struct.unpack_from("<%dI" % n_dims, data, pos + 12))
+        pos += 12 + 4 * n_dims
+        name = data[pos:pos + name_len].decode()
+        pos += name_len
+        block, size = GGML_LAYOUT[GGMF_TO_GGML[t]]
+        pos += numel(ne) // block * size
+        tensors.append((name, ne, t))
+    return header, tensors
+
+
+def ggmf_write(header, tensors):
+    """header: (version, n_vocab, n_embd, n_layer, type); tensors: [(name, ne, type, bytes)]."""
+    out = bytearray(struct.pack("<6I", GGMF_MAGIC, *header))
+    for name, ne, t, blob in tensors:
+        out += struct.pack("<3I", len(ne), len(name), t) + b"".join(struct.pack("<I", d) for d in ne)
+        out += name.encode() + blob
+    return bytes(out)
+
+
+def ggmf_values(t, count, rng):
+    """`count` small pseudo-random values as rwkv.cpp type t (block types: scale 1/256, offset 0)."""
+    g = GGMF_TO_GGML[t]
+    if g in (0, 1, 8):
+        return ggml_values(g, count, rng)
+    block, size = GGML_LAYOUT[g]
+    head = struct.pack("<e", 1.0 / 256) + (struct.pack("<e", 0.0) if g in (3, 7) else b"")
+    out = bytearray()
+    for _ in range(count // block):
+        out += head + bytes(int(rng.uniform(0, 256)) & 0xFF for _ in range(size - len(head)))
+    return bytes(out)
+
+
+def ggmf_seeds(peers):
+    """rwkv.cpp's tiny test models (peers/rwkv.cpp/), one file per architecture, shrunk to one layer,
+    C = 32 and a vocabulary of 32, with their tensor lists, shapes and types, values pseudo-random."""
+    files = ["tiny-rwkv-4v0-660K-FP32.bin", "tiny-rwkv-5v1-730K-FP16.bin", "tiny-rwkv-5v2-730K-Q5_1.bin",
+             "tiny-rwkv-6v0-3m-Q5_0.bin", "tiny-rwkv-7v0-834K-Q5_1.bin"]
+    for name in files:
+        path = os.path.join(peers, name)
+        if not os.path.exists(path):
+            print("skipping the rwkv.cpp seeds: %s not found" % path)
+            return
+        with open(path, "rb") as f:
+            (version, n_vocab, n_embd, _, t), tensors = ggmf_parse(f.read())
+        # C and the vocabulary to 32, the FFN to 64; RWKV-6's 16 heads of 8 to 4 (H·N = C).
+        shrink = {n_embd: 32, n_vocab: 32, 448: 64, 16: 4}
+        rng = Lcg(11)
+        out = []
+        for tname, ne, tt in tensors:
+            if tname.startswith("blocks.") and not tname.startswith("blocks.0."):
+                continue
+            ne = [shrink.get(d, d) for d in ne]
+            blob = ggmf_values(tt, numel(ne), rng)
+            if tname.endswith((".att.time_decay", ".att.time_first")) and tt == 0:
+                # In the domain of the inverses the reader applies: RWKV-4's -exp(d) < 0, else (0, 1).
+                sign = -1.0 if name.startswith("tiny-rwkv-4") else 1.0
+                blob = tensor_bytes("F32", [sign * rng.uniform(0.1, 0.9) for _ in range(numel(ne))])
+            out.append((tname, ne, tt, blob))
+        write("ggmf", name.replace("tiny-rwkv-", "rwkv-c32-l1-"), ggmf_write((version, 32, 32, 1, t), out))
+
+
 def main():
     global CORPUS
     shared = os.path.normpath(os.path.join(HERE, "..", "..", "shared"))
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--golden", default=os.path.join(shared, "golden"))
     ap.add_argument("--vocab", default=os.path.join(shared, "data", "rwkv_vocab_v20230424.txt"))
+    ap.add_argument("--peers", default=os.path.join(shared, "peers"))
+    ap.add_argument("--ggmf-only", metavar="DIR",
+                    help="write only the rwkv.cpp-file seeds, under DIR/<target>/ (scripts/fuzz does, like "
+                         "--gguf-only: they derive from the shared peers/rwkv.cpp files)")
     ap.add_argument("--gguf-only", metavar="DIR",
                     help="write only the GGUF seeds, under DIR/<target>/ (scripts/fuzz does, into build-fuzz/: "
                          "they derive from the shared llama.cpp files, so they are not committed)")
@@ -625,6 +702,10 @@ def main():
     if args.gguf_only:
         CORPUS = args.gguf_only
         gguf_seeds(args.golden)
+        return
+    if args.ggmf_only:
+        CORPUS = args.ggmf_only
+        ggmf_seeds(os.path.join(args.peers, "rwkv.cpp"))
         return
     io_seeds()
     model_seeds(args.golden)

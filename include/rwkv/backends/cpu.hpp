@@ -261,8 +261,20 @@ void for_each_agent_head(const backends::cpu& be, const state_slots& state, std:
 
 }  // namespace cpu_detail
 
-// The WKV scans: heads (and agents) are independent, so they are spread over the threads.
+// The WKV scans: heads (and agents) are independent, so they are spread over the threads. Head
+// sizes below the SIMD tiles (small test models) take the reference scans.
+inline constexpr std::size_t min_simd_head_size = 32;
+
 template <std::size_t N>
+    requires(N < min_simd_head_size)
+struct wkv7_kernel<backends::cpu, N> : wkv7_kernel<backends::reference, N> {};
+
+template <std::size_t N>
+    requires(N < min_simd_head_size)
+struct wkv6_kernel<backends::cpu, N> : wkv6_kernel<backends::reference, N> {};
+
+template <std::size_t N>
+    requires(N >= min_simd_head_size)
 struct wkv7_kernel<backends::cpu, N> {
     static void run(const backends::cpu& be, tensor3_view<float> state, const_matrix_view<float> r,
                     const_matrix_view<float> w, const_matrix_view<float> k, const_matrix_view<float> v,
@@ -286,6 +298,7 @@ struct wkv7_kernel<backends::cpu, N> {
 };
 
 template <std::size_t N>
+    requires(N >= min_simd_head_size)
 struct wkv6_kernel<backends::cpu, N> {
     static void run(const backends::cpu& be, tensor3_view<float> state, const_matrix_view<float> r,
                     const_matrix_view<float> w, const_matrix_view<float> k, const_matrix_view<float> v,

@@ -1,11 +1,13 @@
 // rwkv/io/tensor_file.hpp — a loaded checkpoint: the tensors of a .pth (torch.save zip),
-// .safetensors or GGUF file, read in place from a memory-mapped file (or caller-owned memory).
+// .safetensors, GGUF or rwkv.cpp file, read in place from a memory-mapped file (or caller-owned memory).
 //
 // The format is detected from the content, not the file name: a zip local header ("PK\x03\x04") is a
-// PyTorch checkpoint, an 8-byte length followed by '{' is safetensors, "GGUF" is a llama.cpp file.
+// PyTorch checkpoint, an 8-byte length followed by '{' is safetensors, "GGUF" is a llama.cpp file,
+// the u32 0x67676d66 ("ggmf") an rwkv.cpp file.
 // tensors() keeps the file's order: the state_dict's insertion order for .pth, the data-offset order
 // for .safetensors, the tensor-info order for GGUF. A GGUF file's tensors appear under the official
-// names and shapes (io/gguf_rwkv.hpp); those that had to be transformed (transposed, dequantized)
+// names and shapes (io/gguf_rwkv.hpp), as do an rwkv.cpp file's (io/ggmf_rwkv.hpp); those that had
+// to be transformed (transposed, dequantized, decays inverted)
 // live in memory the tensor_file owns, the others stay in place.
 #pragma once
 
@@ -24,6 +26,8 @@
 
 #include "rwkv/core/error.hpp"
 #include "rwkv/io/binary.hpp"
+#include "rwkv/io/ggmf.hpp"
+#include "rwkv/io/ggmf_rwkv.hpp"
 #include "rwkv/io/gguf.hpp"
 #include "rwkv/io/gguf_rwkv.hpp"
 #include "rwkv/io/mapped_file.hpp"
@@ -132,6 +136,13 @@ private:
         if (looks_like_zip(data)) {
             format_ = "pth";
             tensors_ = read_pth(data, name_, &metadata_);  // int-list entries become metadata
+        } else if (looks_like_ggmf(data)) {
+            format_ = "ggmf";
+            const auto contents = read_ggmf(data, name_);
+            auto mapped = ggmf_rwkv_tensors(contents, name_);
+            tensors_ = std::move(mapped.tensors);
+            owned_ = std::make_shared<const owned_tensor_bytes>(std::move(mapped.owned));
+            metadata_ = ggmf_metadata(contents, mapped.layout);
         } else if (looks_like_safetensors(data)) {
             format_ = "safetensors";
             auto contents = read_safetensors(data, name_);
@@ -175,8 +186,8 @@ private:
                    "re-save it with a current torch.save or as safetensors";
         }
         std::string s =
-            "expected a zip header \"PK\\x03\\x04\", an 8-byte length followed by '{' or the GGUF magic \"GGUF\", "
-            "found bytes";
+            "expected a zip header \"PK\\x03\\x04\", an 8-byte length followed by '{', the GGUF magic \"GGUF\" or "
+            "rwkv.cpp's magic 0x67676d66, found bytes";
         for (std::size_t i = 0; i < data.size() && i < 12; ++i) {
             s += ' ';
             s += detail::hex_byte(std::to_integer<std::uint8_t>(data[i]));
