@@ -2,7 +2,9 @@
 // rwkv_status plus a thread-local message (rwkv_last_error).
 #pragma once
 
+#include <cstring>
 #include <string>
+#include <type_traits>
 
 #include "rwkv/core/error.hpp"
 #include "rwkv/rwkv.h"
@@ -36,6 +38,15 @@ template <class T>
 T& deref(T* handle, const char* call, const char* name) {
     if (!handle) throw rwkv::invalid_argument(std::string(call) + ": " + name + " is NULL");
     return *handle;
+}
+
+// The integer a C caller stored in an enum field. Reading it as the enum itself is undefined in C++
+// when the value is none of the enumerators' range (C allows any int there), so read the bytes.
+template <class Enum>
+auto enum_value(const Enum& e) noexcept {
+    std::underlying_type_t<Enum> v;
+    std::memcpy(&v, &e, sizeof v);
+    return v;
 }
 
 }  // namespace rwkv_c

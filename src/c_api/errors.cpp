@@ -56,7 +56,8 @@ extern "C" {
 const char* rwkv_last_error(void) { return last_error_message; }
 
 const char* rwkv_status_name(rwkv_status status) {
-    switch (status) {
+    // As an integer: a C caller may pass any int, and an out-of-range enum is undefined in C++.
+    switch (rwkv_c::enum_value(status)) {
         case RWKV_OK: return "RWKV_OK";
         case RWKV_ERROR_INVALID_ARGUMENT: return "RWKV_ERROR_INVALID_ARGUMENT";
         case RWKV_ERROR_IO: return "RWKV_ERROR_IO";

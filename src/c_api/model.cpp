@@ -1,6 +1,6 @@
-// src/c_api/model.cpp — loading a model (the one translation unit that instantiates every
-// architecture × precision × backend, through any_model::open) and describing it.
+// src/c_api/model.cpp — loading a model (options, the implied tokenizer) and describing it.
 #include <algorithm>
+#include <iterator>
 #include <thread>
 
 #include "boundary.hpp"
@@ -10,25 +10,22 @@
 
 namespace {
 
-const char* precision_name(rwkv_precision p) {
-    switch (p) {
-        case RWKV_PRECISION_F32: return "f32";
-        case RWKV_PRECISION_BF16: return "bf16";
-        case RWKV_PRECISION_F16: return "f16";
-        case RWKV_PRECISION_INT8: return "int8";
-        case RWKV_PRECISION_INT4: return "int4";
-    }
-    throw rwkv::invalid_argument("rwkv_model_load: options->precision " + std::to_string(static_cast<int>(p)) +
-                                 " is not an rwkv_precision");
+const char* precision_name(const rwkv_precision& p) {
+    static const char* const names[] = {"f32", "bf16", "f16", "int8", "int4"};  // by rwkv_precision
+    const auto v = static_cast<long long>(rwkv_c::enum_value(p));
+    if (v < 0 || static_cast<std::size_t>(v) >= std::size(names))
+        throw rwkv::invalid_argument("rwkv_model_load: options->precision " + std::to_string(v) +
+                                     " is not an rwkv_precision");
+    return names[static_cast<std::size_t>(v)];
 }
 
-const char* backend_name(rwkv_backend b) {
-    switch (b) {
-        case RWKV_BACKEND_CPU: return "cpu";
-        case RWKV_BACKEND_REFERENCE: return "reference";
-    }
-    throw rwkv::invalid_argument("rwkv_model_load: options->backend " + std::to_string(static_cast<int>(b)) +
-                                 " is not an rwkv_backend");
+const char* backend_name(const rwkv_backend& b) {
+    static const char* const names[] = {"cpu", "reference"};  // by rwkv_backend
+    const auto v = static_cast<long long>(rwkv_c::enum_value(b));
+    if (v < 0 || static_cast<std::size_t>(v) >= std::size(names))
+        throw rwkv::invalid_argument("rwkv_model_load: options->backend " + std::to_string(v) +
+                                     " is not an rwkv_backend");
+    return names[static_cast<std::size_t>(v)];
 }
 
 // The tokenizer a model implies without a vocabulary file, as rwkv-cli chooses it: the metadata
@@ -83,7 +80,7 @@ rwkv_status rwkv_model_load(const char* path, const rwkv_model_options* options,
         if (o.goldfinch_config) opt.goldfinch_config = o.goldfinch_config;
 
         auto m = std::make_unique<rwkv_model>();
-        m->net = rwkv::any_model::open(path, opt);
+        m->net = rwkv_c::open_any_model(path, opt);
         m->summary = m->net.summary();
         m->arch_name = std::string(rwkv::architecture_name(m->summary.arch));
         m->initial = m->net.make_state();
