@@ -31,9 +31,12 @@
 #include "rwkv/models/rwkv7.hpp"
 #include "rwkv/ops/functors.hpp"
 #include "model_runs.hpp"
+#include "support/golden_models.hpp"
 #include "test_support.hpp"
 
 using namespace rwkv;
+using rwkv_test::goldfinch_model;
+using rwkv_test::same_bits;
 using backends::cuda;
 using backends::reference;
 
@@ -74,10 +77,6 @@ float max_relative_diff(std::span<const float> a, std::span<const float> b) {
     for (std::size_t i = 0; i < a.size(); ++i)
         worst = std::max(worst, std::abs(a[i] - b[i]) / std::max(1.0f, std::abs(b[i])));
     return worst;
-}
-
-bool same_bits(std::span<const float> a, std::span<const float> b) {
-    return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size_bytes()) == 0;
 }
 
 // A [rows, cols] weight matrix in storage type W, on the host (for the reference) and the device.
@@ -347,25 +346,9 @@ TEST_CASE("CUDA: the WKV scans, the bonus term and GOLD attention match the refe
 
 namespace {
 
-struct golden_files {
-    std::filesystem::path dir;
-    std::string prefix;
-    std::filesystem::path model() const { return dir / (prefix + ".safetensors"); }
-    std::vector<std::int32_t> tokens() const {
-        std::ifstream f(dir / (prefix + ".tokens.json"));
-        return nlohmann::json::parse(f).get<std::vector<std::int32_t>>();
-    }
-};
-
-golden_files find(const std::string& prefix) {
-    if (const auto g = rwkv_test::shared_golden_dir(); !g.empty()) return {g, prefix};
-    if (prefix == "v7-c128-l2") return {rwkv_test::data_dir(), prefix};
-    return {};
-}
-
 template <class CudaModel, class ReferenceModel>
 void check_model(const CudaModel& gpu, const ReferenceModel& ref, std::span<const std::int32_t> tokens,
-                 const golden_files& files, float bound) {
+                 const rwkv_test::golden_files& files, float bound) {
     const std::size_t V = ref.cfg().n_vocab;
     for (std::size_t prefill : {std::size_t{0}, std::size_t{11}, tokens.size()}) {
         INFO("prefill " << prefill);
@@ -419,7 +402,7 @@ void check_model(const CudaModel& gpu, const ReferenceModel& ref, std::span<cons
 
 template <template <class, class> class Model, class Precision>
 void check_architecture(const std::string& prefix, float bound) {
-    const auto g = find(prefix);
+    const auto g = rwkv_test::find_golden(prefix);
     if (g.dir.empty()) {
         WARN("shared goldens not found (../shared/golden): skipping " << prefix << " on CUDA");
         return;
@@ -428,16 +411,6 @@ void check_architecture(const std::string& prefix, float bound) {
     const auto ref = Model<reference, Precision>::load(g.model());
     check_model(gpu, ref, g.tokens(), g, bound);
 }
-
-template <class B, class P>
-struct goldfinch_model : goldfinch::model<B, P> {
-    using goldfinch::model<B, P>::model;
-    static goldfinch_model load(const std::filesystem::path& p) {
-        goldfinch::options opt;
-        opt.max_context = 128;
-        return goldfinch_model(io::tensor_file::open(p), opt);
-    }
-};
 
 }  // namespace
 
@@ -480,7 +453,7 @@ TEST_CASE("CUDA: EmbeddingRWKV matches the reference backend", "[cuda][golden][e
 TEST_CASE("CUDA: without a device, using the backend is a typed error", "[cuda]") {
     if (cuda::available()) return;
     CHECK_THROWS_AS((buffer<float, cuda_space>(16)), rwkv::error);
-    const auto g = find("v7-c128-l2");
+    const auto g = rwkv_test::find_golden("v7-c128-l2");
     if (!g.dir.empty()) CHECK_THROWS_AS(rwkv7::model<cuda>::load(g.model()), rwkv::error);
 }
 

@@ -20,38 +20,20 @@
 #include "rwkv/models/rwkv7.hpp"
 #include "support/isolated_backend.hpp"
 #include "model_runs.hpp"
+#include "support/golden_models.hpp"
 #include "test_support.hpp"
 
 using namespace rwkv;
+using rwkv_test::goldfinch_model;
+using rwkv_test::same_bits;
 using rwkv::testing::isolated_backend;
 using rwkv::testing::isolated_space;
 
 namespace {
 
-struct golden_files {
-    std::filesystem::path dir;
-    std::string prefix;  // e.g. "v7-c128-l2"
-    std::filesystem::path model() const { return dir / (prefix + ".safetensors"); }
-    std::vector<std::int32_t> tokens() const {
-        std::ifstream f(dir / (prefix + ".tokens.json"));
-        return nlohmann::json::parse(f).get<std::vector<std::int32_t>>();
-    }
-};
-
-// The shared golden of `prefix`, or (RWKV-7 only) the copy in tests/data; empty dir when absent.
-golden_files find(const std::string& prefix) {
-    if (const auto g = rwkv_test::shared_golden_dir(); !g.empty()) return {g, prefix};
-    if (prefix == "v7-c128-l2") return {rwkv_test::data_dir(), prefix};
-    return {};
-}
-
-bool same_bits(std::span<const float> a, std::span<const float> b) {
-    return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size_bytes()) == 0;
-}
-
 template <class IsolatedModel, class ReferenceModel>
 void check_bitwise(const IsolatedModel& iso, const ReferenceModel& ref, std::span<const std::int32_t> tokens,
-                   const golden_files& files) {
+                   const rwkv_test::golden_files& files) {
     const std::size_t V = ref.cfg().n_vocab;
     // RNN (prefill 0), mixed (a prefill in chunks of 5, then steps) and sequence mode.
     for (std::size_t prefill : {std::size_t{0}, std::size_t{11}, tokens.size()}) {
@@ -116,7 +98,7 @@ void check_bitwise(const IsolatedModel& iso, const ReferenceModel& ref, std::spa
 
 template <template <class, class> class Model, class Precision>
 void check_architecture(const std::string& prefix) {
-    const auto g = find(prefix);
+    const auto g = rwkv_test::find_golden(prefix);
     if (g.dir.empty()) {
         WARN("shared goldens not found (../shared/golden): skipping " << prefix << " on the isolated backend");
         return;
@@ -133,17 +115,6 @@ void check_architecture(const std::string& prefix) {
     }
     CHECK(isolated_space::live_allocations() == live_before);  // models, states, workspaces: nothing leaks
 }
-
-// GoldFinch's load takes options (its cache capacity) before the backend.
-template <class B, class P>
-struct goldfinch_model : goldfinch::model<B, P> {
-    using goldfinch::model<B, P>::model;
-    static goldfinch_model load(const std::filesystem::path& p) {
-        goldfinch::options opt;
-        opt.max_context = 128;
-        return goldfinch_model(io::tensor_file::open(p), opt);
-    }
-};
 
 }  // namespace
 
