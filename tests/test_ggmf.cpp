@@ -129,6 +129,7 @@ std::vector<float> ramp(std::size_t n, float start = 0.0f) {
     return v;
 }
 
+// A file over `bytes`, which it views: they must outlive it.
 io::tensor_file open_bytes(const std::string& bytes, const std::string& name = "tiny.bin") {
     return io::tensor_file::from_memory(std::as_bytes(std::span(bytes)), name);
 }
@@ -235,7 +236,8 @@ TEST_CASE("ggmf mapping: lerps split, factors transposed back, decays inverted",
         tensors.push_back({"blocks.0.att.r_k", {2, 1}, 0, floats({1, 1})});
         tensors.push_back({"blocks.0.att.x_rwkvag", {2, 1, 6}, 0, floats(ramp(12))});
         tensors.push_back({"blocks.0.att.w1", {32, 2}, 9, q8});
-        const auto f = open_bytes(make_ggmf(2, 2, 1, tensors));
+        const std::string bytes = make_ggmf(2, 2, 1, tensors);  // outlives f: f views it
+        const auto f = open_bytes(bytes);
         CHECK(values(f.require("blocks.0.att.x_k")) == std::vector<float>{4, 5});
         CHECK(f.require("blocks.0.att.x_g").shape == std::vector<std::int64_t>{1, 1, 2});
         const auto& w1 = f.require("blocks.0.att.w1");
@@ -255,7 +257,8 @@ TEST_CASE("ggmf mapping: lerps split, factors transposed back, decays inverted",
         tensors.push_back({"blocks.0.att.gate.weight", {2, 2}, 0, floats({1, 0, 0, 1})});
         tensors.push_back({"blocks.0.att.time_decay", {1, 2, 2}, 0, floats(stored)});
         tensors.push_back({"blocks.0.att.time_mix_k", {2}, 0, floats({0.5f, 0.5f})});
-        const auto f = open_bytes(make_ggmf(2, 2, 1, tensors));
+        const std::string bytes = make_ggmf(2, 2, 1, tensors);  // outlives f: f views it
+        const auto f = open_bytes(bytes);
         const auto& td = f.require("blocks.0.att.time_decay");
         CHECK(td.shape == std::vector<std::int64_t>{2, 2});
         const auto back = values(td);
@@ -271,7 +274,8 @@ TEST_CASE("ggmf mapping: lerps split, factors transposed back, decays inverted",
         tensors.push_back({"blocks.0.att.time_maa_x", {2}, 0, floats({0, 0})});
         // Official [2 slices, D=1, C=2] stored as PyTorch [2, 2, 1] (ne [1, 2, 2]).
         tensors.push_back({"blocks.0.att.time_maa_w2", {1, 2, 2}, 0, floats({1, 2, 3, 4})});
-        const auto f = open_bytes(make_ggmf(2, 2, 1, tensors));
+        const std::string bytes = make_ggmf(2, 2, 1, tensors);  // outlives f: f views it
+        const auto f = open_bytes(bytes);
         CHECK(f.require("blocks.0.att.time_maa_w2").shape == std::vector<std::int64_t>{2, 1, 2});
         CHECK(values(f.require("blocks.0.att.time_maa_w2")) == std::vector<float>{1, 2, 3, 4});
     }
