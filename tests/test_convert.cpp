@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "rwkv/any_model.hpp"
+#include "rwkv/backends/cpu.hpp"
 #include "rwkv/models/rwkv7.hpp"
 #include "model_runs.hpp"
 #include "test_support.hpp"

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "rwkv/any_model.hpp"
+#include "rwkv/backends/cpu.hpp"
 #include "test_support.hpp"
 
 using namespace rwkv;

@@ -12,12 +12,6 @@
 #include "rwkv/rwkv.h"
 #include "rwkv/text/tokenizer.hpp"
 
-namespace rwkv_c {
-// any_model::open, in a translation unit of its own: it instantiates every architecture ×
-// precision × backend, the slow part of building this library.
-rwkv::any_model open_any_model(const char* path, const rwkv::open_options& options);
-}  // namespace rwkv_c
-
 struct rwkv_model {
     rwkv::any_model net;
     rwkv::model_summary summary;

@@ -80,7 +80,7 @@ rwkv_status rwkv_model_load(const char* path, const rwkv_model_options* options,
         if (o.goldfinch_config) opt.goldfinch_config = o.goldfinch_config;
 
         auto m = std::make_unique<rwkv_model>();
-        m->net = rwkv_c::open_any_model(path, opt);
+        m->net = rwkv::any_model::open(path, opt);
         m->summary = m->net.summary();
         m->arch_name = std::string(rwkv::architecture_name(m->summary.arch));
         m->initial = m->net.make_state();
