@@ -12,6 +12,7 @@ function(rwkv_any_model name source_dir)
   add_library(${name} STATIC EXCLUDE_FROM_ALL ${source_dir}/open.cpp)
   target_link_libraries(${name} PUBLIC rwkv::rwkv)
   target_compile_definitions(${name} PUBLIC RWKV_ANY_MODEL_COMPILED)
+  target_compile_definitions(${name} PRIVATE $<TARGET_PROPERTY:rwkv::cpu_kernels,INTERFACE_COMPILE_DEFINITIONS>)
   target_compile_features(${name} PUBLIC cxx_std_20)
   # Into shared libraries too (the C API).
   set_target_properties(${name} PROPERTIES POSITION_INDEPENDENT_CODE ON)
@@ -26,6 +27,8 @@ function(rwkv_any_model name source_dir)
     add_library(${obj} OBJECT EXCLUDE_FROM_ALL ${source_dir}/instance.cpp)
     target_link_libraries(${obj} PRIVATE rwkv::rwkv)
     target_compile_features(${obj} PRIVATE cxx_std_20)
+    # As its users will see the headers: the portable cpu table comes compiled from rwkv::cpu_kernels.
+    target_compile_definitions(${obj} PRIVATE $<TARGET_PROPERTY:rwkv::cpu_kernels,INTERFACE_COMPILE_DEFINITIONS>)
     target_compile_definitions(${obj} PRIVATE RWKV_ANY_MODEL_COMPILED RWKV_ANY_MODEL_BACKEND=backends::${backend}
       RWKV_ANY_MODEL_ARCH=${arch})
     set_target_properties(${obj} PROPERTIES POSITION_INDEPENDENT_CODE ON)

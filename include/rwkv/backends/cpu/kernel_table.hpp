@@ -238,7 +238,17 @@ inline float read_stream(const float* data, std::size_t n) {
     return s;
 }
 
+// The portable table. A program that links rwkv::cpu_kernels (which defines
+// RWKV_CPU_KERNELS_COMPILED for it) gets it compiled once, in src/cpu_kernels_portable.cpp, so its
+// translation units do not instantiate these loops again; header-only users get it inline.
+#if defined(RWKV_CPU_KERNELS_COMPILED) && !defined(RWKV_CPU_DEFINE_PORTABLE_TABLE)
+const kernel_table& table();
+#else
+#ifdef RWKV_CPU_DEFINE_PORTABLE_TABLE
+const kernel_table& table() {
+#else
 inline const kernel_table& table() {
+#endif
     static const kernel_table t{isa::portable,
                                 gemm<float, load_weight>,
                                 gemm<std::uint16_t, load_bf16>,
@@ -259,6 +269,7 @@ inline const kernel_table& table() {
                                 1};
     return t;
 }
+#endif
 
 }  // namespace portable
 
