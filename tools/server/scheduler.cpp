@@ -436,7 +436,11 @@ void scheduler::step() {
             } else {
                 a.prompt_pos += n;
                 a.logits_ready = a.prompt_pos == a.j->params.prompt.size();
-                if (a.logits_ready)  // the whole prompt read: later prompts that extend it start here
+                // Kept: the whole prompt (later prompts that extend it start there), and every chunk
+                // boundary on the way (prompts that share only a beginning, e.g. a long system
+                // prompt, start at the last boundary they share; a boundary is also where a fresh
+                // run's chunks end, so reuse from there is bit-identical to it).
+                if (a.logits_ready || a.prompt_pos % opt_.prefill_chunk == 0)
                     s.prefixes.put(cached_state{a.j->params.state_name, a.fed, a.st, a.logits});
             }
         }
