@@ -253,7 +253,15 @@ def main():
     check(st == 200, "still healthy after the junk")
 
     # ---- queue full (429), client disconnect cancels, SIGTERM
-    small = Server("--max-queue", "1", "--max-batch", "1", "--max-tokens-cap", "10000000")
+    small = Server("--max-queue", "1", "--max-batch", "1", "--max-tokens-cap", "10000000", "--max-prompt-tokens", "16",
+                   "--timeout", "1")
+    st, body, _ = small.post("/v1/completions", {"prompt": "x" * 17, "max_tokens": 1}, key=None)
+    check(st == 400 and body["error"]["code"] == "context_length_exceeded", "a prompt over the limit: 400")
+    t0 = time.time()
+    st, body, _ = small.post("/v1/completions", {"prompt": "x", "max_tokens": 10000000}, key=None)
+    check(st == 200 and body["choices"][0]["finish_reason"] == "length" and
+          0 < body["usage"]["completion_tokens"] < 10000000 and time.time() - t0 < 10,
+          "the time limit ends a request (finish_reason length)")
     c = http.client.HTTPConnection("127.0.0.1", small.port, timeout=60)
     c.request("POST", "/v1/completions", body=json.dumps({"prompt": "x", "max_tokens": 10000000, "stream": True}),
               headers={"Content-Type": "application/json"})
