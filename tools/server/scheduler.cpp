@@ -66,6 +66,7 @@ struct scheduler::active_job {
     std::vector<float> pending_logprobs;
     bool done = false;
     std::string finish_reason;
+    std::string error;  // set: the job failed (500) instead of finishing
 };
 
 struct scheduler::impl {
@@ -79,6 +80,7 @@ struct scheduler::impl {
     // tokens/s over a window of a few seconds
     clock_type::time_point window_start = clock_type::now();
     std::uint64_t window_tokens = 0;
+    std::uint64_t sampled = 0;  // tokens sampled since the counters were last updated
     // step buffers, reused
     std::vector<std::int32_t> tokens;
     std::vector<std::size_t> lengths;
@@ -151,7 +153,18 @@ void scheduler::run() {
         }
         if (cancel_all)
             for (auto& a : impl_->active) a.j->cancel();
-        step();
+        try {
+            step();
+        } catch (const std::exception& e) {  // last resort (e.g. bad_alloc): fail the running jobs only
+            for (auto& a : impl_->active) {
+                job_result r;
+                r.error = api_error(500, "server_error", "internal_error", e.what());
+                a.j->finish(std::move(r));
+            }
+            impl_->active.clear();
+            std::lock_guard lk(mu_);
+            impl_->counters.active = 0;
+        }
     }
 }
 
@@ -172,7 +185,7 @@ void scheduler::admit(const std::shared_ptr<job>& j) {
 
         active_job a{j, best ? best->st : engine_.make_state(), {}, {}, false, 0, 0, {},
                      rwkv::generate::sampler(p.sampling, static_cast<std::int32_t>(engine_.info().n_vocab)),
-                     {}, {}, 0, 0, {}, false, {}};
+                     {}, {}, 0, 0, {}, false, {}, {}};
         if (best) {
             a.fed = best->tokens;
             a.prompt_pos = a.cached = best->tokens.size();
@@ -342,9 +355,10 @@ void scheduler::sample_and_emit(active_job& a) {
 // A finished job: its state goes to its session, its result to the waiting handler.
 void scheduler::retire(active_job& a) {
     const auto& p = a.j->params;
-    if (!p.session.empty() && a.logits_ready && !a.to_feed)
+    if (!p.session.empty() && a.logits_ready && !a.to_feed && a.error.empty())
         impl_->sessions.put(p.session, cached_state{p.state_name, std::move(a.fed), std::move(a.st), std::move(a.logits)});
     job_result r;
+    if (!a.error.empty()) r.error = api_error(500, "server_error", "internal_error", a.error);
     r.finish_reason = a.finish_reason;
     r.prompt_tokens = p.prompt.size();
     r.completion_tokens = static_cast<std::size_t>(a.produced);
@@ -364,7 +378,13 @@ void scheduler::step() {
             a.done = true;
             a.finish_reason = "length";  // out of time: as if max_tokens were reached
         } else if (a.logits_ready && !a.to_feed && a.prompt_pos == a.j->params.prompt.size()) {
-            sample_and_emit(a);
+            try {
+                sample_and_emit(a);
+                ++s.sampled;
+            } catch (const std::exception& e) {  // e.g. logits that are all NaN: this job fails, no other
+                a.done = true;
+                a.error = e.what();
+            }
         }
     }
     std::uint64_t cancelled = 0;
@@ -404,7 +424,6 @@ void scheduler::step() {
         prefill += n;
     }
 
-    std::uint64_t decoded = 0;
     if (!s.members.empty()) {
         const std::size_t V = engine_.info().n_vocab;
         s.logits.resize(s.members.size() * V);
@@ -432,7 +451,6 @@ void scheduler::step() {
             if (a.to_feed) {
                 a.to_feed.reset();
                 a.logits_ready = true;
-                ++decoded;
             } else {
                 a.prompt_pos += n;
                 a.logits_ready = a.prompt_pos == a.j->params.prompt.size();
@@ -449,7 +467,7 @@ void scheduler::step() {
     std::lock_guard lk(mu_);
     auto& c = s.counters;
     c.cancelled += cancelled;
-    c.generated_tokens += decoded;
+    c.generated_tokens += s.sampled;
     c.prefill_tokens += prefill;
     c.steps += s.members.empty() ? 0 : 1;
     c.step_tokens += s.tokens.size();
@@ -458,7 +476,8 @@ void scheduler::step() {
     c.session_bytes = s.sessions.bytes();
     c.prefix_entries = s.prefixes.size();
     c.prefix_bytes = s.prefixes.bytes();
-    s.window_tokens += decoded;
+    s.window_tokens += s.sampled;
+    s.sampled = 0;
     const double window = std::chrono::duration<double>(clock_type::now() - s.window_start).count();
     if (window >= 2.0) {
         c.tokens_per_second = static_cast<double>(s.window_tokens) / window;
