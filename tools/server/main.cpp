@@ -271,8 +271,8 @@ private:
         metric("rwkv_prefill_tokens_total", "counter", "Prompt tokens actually run through the model.", m.prefill_tokens);
         metric("rwkv_cached_prompt_tokens_total", "counter", "Prompt tokens served from a session or prefix state.",
                m.cached_tokens);
-        metric("rwkv_generated_tokens_total", "counter", "Tokens decoded.", m.generated_tokens);
-        metric("rwkv_tokens_per_second", "gauge", "Tokens decoded per second over the last few seconds.",
+        metric("rwkv_generated_tokens_total", "counter", "Tokens generated.", m.generated_tokens);
+        metric("rwkv_tokens_per_second", "gauge", "Tokens generated per second over the last few seconds.",
                m.tokens_per_second);
         metric("rwkv_batch_steps_total", "counter", "Batched model steps.", m.steps);
         metric("rwkv_batch_step_tokens_total", "counter", "Tokens over all batched steps.", m.step_tokens);
@@ -363,7 +363,7 @@ int main(int argc, char** argv) {
     app.add_option("--max-batch", o.sched.max_batch, "Requests decoding together")->capture_default_str()->check(CLI::Range(1, 4096));
     app.add_option("--max-queue", o.sched.max_queue, "Requests admitted or waiting; more get 429")->capture_default_str()->check(CLI::Range(1, 65536));
     app.add_option("--prefill-chunk", o.sched.prefill_chunk, "Prompt tokens a request feeds per step")->capture_default_str()->check(CLI::Range(1, 65536));
-    app.add_option("--step-tokens", o.sched.max_step_tokens, "Tokens per batched step, all requests together")->capture_default_str()->check(CLI::Range(1, 65536));
+    app.add_option("--step-tokens", o.sched.max_step_tokens, "Prompt tokens per batched step, all requests together (decoding tokens come on top)")->capture_default_str()->check(CLI::Range(1, 65536));
     app.add_option("--max-body-kb", body_kb, "Largest request body, KiB (413 above)")->capture_default_str()->check(CLI::Range(1.0, 1e6));
     app.add_option("--max-prompt-tokens", o.max_prompt_tokens, "Longest prompt, tokens")->capture_default_str()->check(CLI::Range(1, 1 << 24));
     app.add_option("--max-tokens-cap", o.limits.max_tokens_cap, "Largest max_tokens a request may ask")->capture_default_str()->check(CLI::Range(0, 1 << 24));
@@ -376,7 +376,7 @@ int main(int argc, char** argv) {
     }
     o.model.model = model;
     o.model.threads = static_cast<std::size_t>(threads);
-    o.model.max_step_tokens = o.sched.max_step_tokens;
+    o.model.max_step_tokens = o.sched.max_step_tokens + o.sched.max_batch;  // prompt chunks + one token per decoding job
     o.sched.state_dir = state_dir;
     o.sched.session_bytes = static_cast<std::size_t>(session_mb * 1048576.0);
     o.sched.prefix_bytes = static_cast<std::size_t>(prefix_mb * 1048576.0);

@@ -92,7 +92,7 @@ struct scheduler::impl {
 scheduler::scheduler(engine& e, scheduler_options o)
     : engine_(e), opt_(std::move(o)), impl_(std::make_unique<impl>(opt_)) {
     opt_.max_step_tokens = std::max<std::size_t>(opt_.max_step_tokens, 1);
-    opt_.max_batch = std::clamp<std::size_t>(opt_.max_batch, 1, opt_.max_step_tokens);
+    opt_.max_batch = std::max<std::size_t>(opt_.max_batch, 1);
     opt_.prefill_chunk = std::clamp<std::size_t>(opt_.prefill_chunk, 1, opt_.max_step_tokens);
     thread_ = std::thread([this] { run(); });
 }
@@ -395,26 +395,29 @@ void scheduler::step() {
         }
     std::erase_if(s.active, [](const active_job& a) { return a.done; });
 
-    // 2. One batch: every decoding job's token first (they are cheap and latency-bound), then prompt
-    //    chunks while the step's token budget lasts, oldest job first.
+    // 2. One batch: every decoding job's token (they are cheap and latency-bound), then whole prompt
+    //    chunks, oldest job first, while max_step_tokens lasts. A chunk is never cut short to fit:
+    //    its boundaries stay those of the job run alone (every prefill_chunk tokens from where it
+    //    started), so, forward_batch being bitwise forward per agent, batching changes no bit of any
+    //    job's output. The engine's workspace holds max_step_tokens + max_batch tokens.
     s.tokens.clear();
     s.lengths.clear();
     s.states.clear();
     s.members.clear();
-    std::size_t budget = opt_.max_step_tokens;
     for (auto& a : s.active)
-        if (a.to_feed && budget > 0) {
+        if (a.to_feed) {
             s.tokens.push_back(*a.to_feed);
             s.lengths.push_back(1);
             s.states.push_back(&a.st);
             s.members.push_back(&a);
-            --budget;
         }
+    std::size_t budget = opt_.max_step_tokens;
     std::size_t prefill = 0;
     for (auto& a : s.active) {
         const auto& prompt = a.j->params.prompt;
-        if (a.prompt_pos >= prompt.size() || budget == 0) continue;
-        const std::size_t n = std::min({prompt.size() - a.prompt_pos, opt_.prefill_chunk, budget});
+        if (a.prompt_pos >= prompt.size()) continue;
+        const std::size_t n = std::min(prompt.size() - a.prompt_pos, opt_.prefill_chunk);
+        if (n > budget) continue;  // its turn comes next step
         s.tokens.insert(s.tokens.end(), prompt.begin() + static_cast<std::ptrdiff_t>(a.prompt_pos),
                         prompt.begin() + static_cast<std::ptrdiff_t>(a.prompt_pos + n));
         s.lengths.push_back(n);

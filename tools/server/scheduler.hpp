@@ -81,7 +81,8 @@ struct scheduler_options {
     std::size_t max_queue = 256;       // admitted + waiting; more is answered 429
     std::size_t prefill_chunk = 256;   // prompt tokens one job feeds per step (rwkv-cli's chunk, so
                                        // greedy output is bit-identical to rwkv-cli generate)
-    std::size_t max_step_tokens = 256; // Σ tokens per step (= the engine's workspace)
+    std::size_t max_step_tokens = 256; // Σ prompt tokens per step; the engine's workspace holds
+                                       // this + max_batch (every decoding job's token on top)
     std::size_t max_sessions = 64;
     std::size_t session_bytes = 512u << 20;
     std::size_t prefix_entries = 256;
