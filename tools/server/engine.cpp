@@ -1,4 +1,4 @@
-// tools/server/engine.cpp — the one translation unit that instantiates the models (see engine.hpp).
+// tools/server/engine.cpp — the one translation unit that sees the models (see engine.hpp).
 #include "engine.hpp"
 
 #include <algorithm>
@@ -7,6 +7,7 @@
 
 #include "rwkv/any_model.hpp"
 #include "rwkv/embedding.hpp"
+#include "rwkv/io/tensor_file.hpp"
 #include "rwkv/state/state_file.hpp"
 #include "rwkv/text/gguf_vocabulary.hpp"
 

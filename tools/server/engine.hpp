@@ -1,8 +1,8 @@
 // tools/server/engine.hpp — the small interface the server sees of the model and its tokenizer.
 //
-// engine.cpp is the only translation unit that includes rwkv/any_model.hpp (every architecture ×
-// precision is instantiated there, which takes minutes to compile); everything else in the server
-// talks to this class, so it compiles in seconds.
+// engine.cpp is the only translation unit that sees models (any_model, compiled once in the
+// rwkv::any_model library, and EmbeddingRWKV); everything else in the server talks to this class, so
+// it compiles in seconds.
 #pragma once
 
 #include <cstddef>
