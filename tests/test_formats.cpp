@@ -391,6 +391,36 @@ TEST_CASE("rwkv-cli convert --to gguf: by flag or extension, and eval reads the 
     REQUIRE(r.code == 0);
     CHECK(io::tensor_file::open(dir.path / "s.gguf").format() == "safetensors");
     CHECK(cli({"convert", "--model", pth, "--out", by_ext, "--to", "onnx"}).code == 2);
+    // --vocab: a World vocabulary stored in the file, which generate then uses without --vocab.
+    const auto vocab = dir.path / "vocab.txt";
+    {
+        std::ofstream(vocab) << "1 'a' 1\n2 'b' 1\n3 '\\n' 1\n5 b'\\xff\\\\' 2\n";
+    }
+    const auto with_vocab = (dir.path / "v.gguf").string();
+    r = cli({"convert", "--model", pth, "--out", with_vocab, "--vocab", vocab.string()});
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    const auto v = io::tensor_file::open(with_vocab);
+    CHECK(v.metadata().at("tokenizer.ggml.model") == "rwkv");
+    const auto tokens_md = nlohmann::json::parse(v.metadata().at("tokenizer.ggml.tokens"));
+    REQUIRE(tokens_md.size() == 256);
+    CHECK(tokens_md[0] == "<s>");
+    CHECK(tokens_md[1] == "a");
+    CHECK(tokens_md[3] == "\\n");
+    CHECK(tokens_md[4] == "[PAD4]");
+    CHECK(tokens_md[5] == "\\xff\\\\");
+    const auto types_md = nlohmann::json::parse(v.metadata().at("tokenizer.ggml.token_type"));
+    CHECK(types_md[0] == 3);
+    CHECK(types_md[1] == 1);
+    CHECK(types_md[4] == 4);
+    // generate takes the stored vocabulary: "ab" encodes, "z" (no such token) does not; the .pth
+    // alone falls back to the byte tokenizer, which encodes anything.
+    const auto g1 = cli({"generate", "--model", with_vocab, "--prompt", "ab", "-n", "0"});
+    INFO(g1.err);
+    CHECK(g1.code == 0);
+    CHECK(cli({"generate", "--model", with_vocab, "--prompt", "z", "-n", "0"}).code == 2);
+    CHECK(cli({"generate", "--model", pth, "--prompt", "z", "-n", "0"}).code == 0);
+    CHECK(cli({"convert", "--model", pth, "--out", (dir.path / "x.safetensors").string(), "--vocab", vocab.string()}).code == 2);
     CHECK(cli({"convert", "--model", pth, "--out", by_ext, "--precision", "int8"}).code == 6);
 }
 #endif

@@ -276,7 +276,7 @@ int run_init(const init_args& a) {
 
 // ---- convert ---------------------------------------------------------------------------------------
 struct convert_args {
-    std::string model, out, precision = "int8", config, to;
+    std::string model, out, precision = "int8", config, to, vocab;
     bool precision_given = false;
 };
 
@@ -294,13 +294,18 @@ int run_convert(const convert_args& a) {
     if (a.out.empty()) throw rwkv::invalid_argument("convert: --out is required");
     if (fs::exists(a.model) && fs::exists(a.out) && fs::equivalent(a.model, a.out))
         throw rwkv::invalid_argument("convert: --out must differ from --model (the model is read in place)");
+    if (!a.vocab.empty() && convert_format(a) != "gguf")
+        throw rwkv::invalid_argument("convert: --vocab applies to GGUF output (--to gguf)");
     if (convert_format(a) == "gguf") {
         // GGUF stores the official tensors as f32 (the default here), f16 or bf16.
         const std::string p = a.precision_given ? a.precision : "f32";
         if (p != "f32" && p != "f16" && p != "bf16")
             throw rwkv::unsupported_error("convert --to gguf: --precision must be f32, f16 or bf16 (got '" + p + "')");
         const auto src = rwkv::io::tensor_file::open(a.model);
-        rwkv::write_rwkv7_gguf(src, a.out, p == "f32" ? rwkv::dtype::f32 : p == "f16" ? rwkv::dtype::f16 : rwkv::dtype::bf16);
+        std::optional<rwkv::text::world_tokenizer> vocab;
+        if (!a.vocab.empty()) vocab = rwkv::text::world_tokenizer::from_file(a.vocab);
+        rwkv::write_rwkv7_gguf(src, a.out, p == "f32" ? rwkv::dtype::f32 : p == "f16" ? rwkv::dtype::f16 : rwkv::dtype::bf16,
+                               vocab ? &*vocab : nullptr);
         std::fprintf(stderr, "convert: %s -> %s (gguf rwkv7, %s; %zu bytes)\n", a.model.c_str(), a.out.c_str(), p.c_str(),
                      static_cast<std::size_t>(fs::file_size(a.out)));
         return exit_ok;
@@ -403,6 +408,7 @@ int main(int argc, char** argv) {
                              ->capture_default_str();
     convert->add_option("--config", cv.config, "GoldFinch config JSON ({\"model\": {...}})");
     convert->add_option("--to", cv.to, "gguf | safetensors (default: gguf for an --out ending in .gguf)");
+    convert->add_option("--vocab", cv.vocab, "GGUF output: World vocabulary file to store in the file's metadata");
     convert->add_option("--out", cv.out, "Output .safetensors or .gguf")->required();
 
     // Commands defined in their own headers set `action` when they are the one parsed.

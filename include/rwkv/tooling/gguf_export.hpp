@@ -13,8 +13,10 @@
 //     writes them (its loader wants them in every layer);
 //   * metadata: general.architecture = rwkv7, rwkv7.{context_length, embedding_length, block_count,
 //     attention.layer_norm_epsilon, wkv.head_size, attention.*_lora_rank, feed_forward_length,
-//     attention.head_count}, general.file_type, and the source's tokenizer.* entries when it is a GGUF
-//     that has them.
+//     attention.head_count}, general.file_type, and a vocabulary: the World vocabulary given (as
+//     llama.cpp's converter writes one: tokenizer.ggml.model = rwkv, tokens[0] = "<s>", each token's
+//     bytes escaped as Python writes a bytes literal, ids without a token "[PADn]" of type 4), else the
+//     source's tokenizer.* entries when it is a GGUF that has them.
 // Storage: f32 writes every tensor F32 (bitwise the source's values when the source is f32, exact
 // widening from bf16/f16); f16 / bf16 store the 2-D matrices (but the decay LoRA w1/w2, kept F32 like
 // llama.cpp's converter does) rounded to nearest, every vector F32.
@@ -36,6 +38,7 @@
 #include "rwkv/io/gguf_write.hpp"
 #include "rwkv/io/tensor_file.hpp"
 #include "rwkv/models/detect.hpp"
+#include "rwkv/text/world_tokenizer.hpp"
 
 namespace rwkv {
 
@@ -122,13 +125,37 @@ private:
     dtype storage_;
 };
 
+// A token's bytes as llama.cpp's converter writes them (a Python bytes literal without b'...'); the
+// inverse of text::detail::unescape_gguf_rwkv_token.
+inline std::string escape_token(std::string_view bytes) {
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out;
+    for (char c : bytes) {
+        const auto u = static_cast<unsigned char>(c);
+        if (c == '\\') out += "\\\\";
+        else if (c == '\t') out += "\\t";
+        else if (c == '\n') out += "\\n";
+        else if (c == '\r') out += "\\r";
+        else if (u >= 0x20 && u < 0x7f) out += c;
+        else {
+            out += "\\x";
+            out += hex[u >> 4];
+            out += hex[u & 15];
+        }
+    }
+    return out;
+}
+
 }  // namespace gguf_export_detail
 
 // Writes `src` (an RWKV-7 checkpoint under the official names, from any reader) as a GGUF file;
 // `storage` f32, f16 or bf16 (see above). unsupported_error for other architectures, for a source
 // whose matrices are block-quantized or whose embedding has ln0 folded in (our converted files),
 // and for other storage types; model_error for missing tensors; io_error when writing fails.
-inline void write_rwkv7_gguf(const io::tensor_file& src, const std::filesystem::path& out, dtype storage) {
+// `vocab`, when given, is written as the file's vocabulary (invalid_argument when it has more ids
+// than the model's embedding rows).
+inline void write_rwkv7_gguf(const io::tensor_file& src, const std::filesystem::path& out, dtype storage,
+                             const text::world_tokenizer* vocab = nullptr) {
     const std::string& shown = src.display_name();
     if (storage != dtype::f32 && storage != dtype::f16 && storage != dtype::bf16)
         throw unsupported_error("convert: GGUF output stores f32, f16 or bf16 weights, not " +
@@ -221,6 +248,29 @@ inline void write_rwkv7_gguf(const io::tensor_file& src, const std::filesystem::
         const auto it = smd.find(k);
         return it == smd.end() ? nullptr : &it->second;
     };
+    if (vocab) {
+        const std::int64_t n_vocab = w.dim("emb.weight", 0);
+        if (vocab->vocab_size() > n_vocab)
+            throw invalid_argument("convert: vocabulary " + vocab->display_name() + " has ids up to " +
+                                   std::to_string(vocab->vocab_size() - 1) + " but the model has " +
+                                   std::to_string(n_vocab) + " embedding rows");
+        std::vector<std::string> tokens{"<s>"};
+        std::vector<std::int32_t> types{3};  // control
+        for (std::int32_t id = 1; id < static_cast<std::int32_t>(n_vocab); ++id) {
+            const bool has = vocab->has_token(id);
+            tokens.push_back(has ? gguf_export_detail::escape_token(vocab->token_bytes(id))
+                                 : "[PAD" + std::to_string(id) + "]");
+            types.push_back(has ? 1 : 4);  // normal, user-defined
+        }
+        md.emplace_back("tokenizer.ggml.model", std::string("rwkv"));
+        md.emplace_back("tokenizer.ggml.tokens", std::move(tokens));
+        md.emplace_back("tokenizer.ggml.token_type", std::move(types));
+        md.emplace_back("tokenizer.ggml.bos_token_id", std::uint32_t{0});
+        md.emplace_back("tokenizer.ggml.eos_token_id", std::uint32_t{0});
+        md.emplace_back("tokenizer.chat_template", std::string("rwkv-world"));
+        io::write_gguf(out, md, w.tensors);
+        return;
+    }
     try {
         if (const auto* m = text("tokenizer.ggml.model")) md.emplace_back("tokenizer.ggml.model", *m);
         if (const auto* t = text("tokenizer.ggml.tokens"))
