@@ -610,6 +610,15 @@ def gguf_seeds(golden):
     lerp = ggml_values(0, 12, Lcg(3))
     write("gguf", "value-types.gguf", gguf_write(md, [("blk.0.time_mix_lerp_fused.weight", [2, 1, 1, 6], 0, lerp),
                                                       ("blk.0.time_mix_r_k.weight", [2], 0, lerp[:8])], 64))
+    # One super-block of each K-quant (random bytes but f16 scales of 1/256: every bit path decodes).
+    rng = Lcg(7)
+    kq = []
+    for t, size, d_at in ((10, 84, (80, 82)), (11, 110, (108,)), (12, 144, (0, 2)), (13, 176, (0, 2)), (14, 210, (208,))):
+        blob = bytearray(int(rng.uniform(0, 256)) & 0xFF for _ in range(size))
+        for at in d_at:
+            blob[at:at + 2] = struct.pack("<e", 1.0 / 256)
+        kq.append(("blk.0.kquant%d.weight" % t, [256], t, bytes(blob)))
+    write("gguf", "k-quants.gguf", gguf_write(md[:1] + md[2:3], kq))
 
 
 # ---- rwkv.cpp files ("ggmf") ------------------------------------------------------------------

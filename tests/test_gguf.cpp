@@ -352,10 +352,12 @@ TEST_CASE("gguf malformed files are refused with typed errors", "[gguf][errors]"
     SECTION("tensor infos") {
         CHECK_THROWS_WITH(open_bytes(make_gguf(rwkv7_metadata, {{"x", {2, 1, 1, 1, 1}, 0, floats({1, 2})}})),
                           Contains("tensor 'x': 5 dimensions, expected at most 4"));
-        CHECK_THROWS_MATCHES(open_bytes(make_gguf(rwkv7_metadata, {{"blk.0.ffn", {256}, 12, std::string(144, '\0')}})),
+        CHECK_THROWS_MATCHES(open_bytes(make_gguf(rwkv7_metadata, {{"blk.0.ffn", {256}, 15, std::string(292, '\0')}})),
                              rwkv::unsupported_error, Catch::Matchers::Message(
-                                 "test.gguf: tensor 'blk.0.ffn' has ggml type Q4_K (type 12); supported: F32, F16, "
-                                 "BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1"));
+                                 "test.gguf: tensor 'blk.0.ffn' has ggml type Q8_K (type 15); supported: F32, F16, "
+                                 "BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K"));
+        CHECK_THROWS_WITH(open_bytes(make_gguf(rwkv7_metadata, {{"k", {128}, io::ggml_type::q4_k, std::string(144, '\0')}})),
+                          Contains("tensor 'k': innermost dimension 128 is not a multiple of the Q4_K (type 12) block of 256"));
         CHECK_THROWS_WITH(open_bytes(make_gguf(rwkv7_metadata, {{"q", {16}, io::ggml_type::q8_0, std::string(34, '\0')}})),
                           Contains("tensor 'q': innermost dimension 16 is not a multiple of the Q8_0 (type 8) block"));
         CHECK_THROWS_WITH(open_bytes(make_gguf(rwkv7_metadata, {{"s", {}, io::ggml_type::q8_0, std::string(34, '\0')}})),

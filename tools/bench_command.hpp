@@ -4,7 +4,7 @@
 //
 //   rwkv-cli bench --model FILE [--precision f32|bf16|f16|int8|int4] [--backend cpu|reference] [--threads N]
 //                  [--isa avx512|avx2|sse2|portable] [--decode N] [--prefill N] [--batch N]
-//                  [--limits-seconds S] [--prefill-seconds S] [--json]
+//                  [--limits-seconds S] [--prefill-seconds S] [--state-init FILE] [--json]
 //
 // What is measured:
 //   decode   one token per forward call, logits of every token (logits_mode::last), after a short
@@ -54,13 +54,14 @@
 #include "cli_common.hpp"
 #include "rwkv/backends/cpu/kernel_table.hpp"
 #include "rwkv/any_model.hpp"
+#include "rwkv/state/state_tuning.hpp"
 
 namespace rwkv_cli {
 
 namespace bench_detail {
 
 struct bench_args {
-    std::string model, precision = "f32", backend = "cpu", isa;
+    std::string model, precision = "f32", backend = "cpu", isa, state_init;
     int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     long long decode = 64, prefill = 512, batch = 1;
     double limits_seconds = 1.0, prefill_seconds = 1.0;
@@ -262,6 +263,9 @@ inline int run_bench(const bench_args& a) {
     const auto info = model.summary();
     if (info.n_vocab == 0 || info.head_elements == 0)
         throw rwkv::invalid_argument(a.model + ": this model has no head (a features-only backbone): nothing to bench");
+    // Every state starts as this one: fresh, or with --state-init's matrix states.
+    rwkv::state initial = model.make_state();
+    if (!a.state_init.empty()) rwkv::apply_state_tuning(initial, std::filesystem::path(a.state_init));
     // Progress only from here on, so that an argument or file error stays one line on stderr.
     std::fprintf(stderr, "bench: %s (%s, %s, %zu thread%s)\n", a.model.c_str(), info.precision.c_str(),
                  info.backend.c_str(), threads, threads == 1 ? "" : "s");
@@ -279,7 +283,7 @@ inline int run_bench(const bench_args& a) {
         std::vector<rwkv::state> agents;
         std::vector<rwkv::state*> agent_ptrs;
         agents.reserve(batch);
-        for (std::size_t g = 0; g < batch; ++g) agents.push_back(model.make_state());
+        for (std::size_t g = 0; g < batch; ++g) agents.push_back(initial.fork());
         for (auto& st : agents) agent_ptrs.push_back(&st);
         auto ws = model.make_workspace(batch);
         std::vector<float> batch_logits(batch * V);
@@ -307,11 +311,11 @@ inline int run_bench(const bench_args& a) {
     double prefill_best = 1e300, prefill_spent = 0;
     std::size_t prefill_runs = 0;
     if (n_prefill > 0) {
-        auto st = model.make_state();
+        auto st = initial.fork();
         auto ws = model.make_workspace(capacity);
         std::fprintf(stderr, "bench: prefill %zu tokens (chunks of %zu)\n", n_prefill, capacity);
         while (prefill_runs == 0 || (prefill_spent < a.prefill_seconds && prefill_runs < 1000)) {
-            st = model.make_state();
+            st = initial.fork();
             const auto t0 = bench_clock::now();
             model.forward(prefill_tokens, st, *ws, logits, rwkv::logits_mode::last);
             const double dt = seconds_since(t0);
@@ -428,6 +432,8 @@ inline void add_bench_command(CLI::App& app, std::function<int()>& action) {
     bench->add_option("--prefill-seconds", ba->prefill_seconds,
                       "Repeat the prefill call until this much time is measured (0: once); the best run counts")
         ->capture_default_str();
+    bench->add_option("--state-init", ba->state_init,
+                      "State-tuning file (.pth or safetensors, blocks.N.att.time_state): every state's initial matrix state");
     bench->add_flag("--json", ba->json, "Print one JSON object on stdout");
     bench->callback([ba, &action] { action = [ba] { return run_bench(*ba); }; });
 }

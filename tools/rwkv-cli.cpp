@@ -21,7 +21,9 @@
 #include "cli_common.hpp"
 #include "embed_commands.hpp"
 #include "rwkv/io/safetensors.hpp"
+#include "rwkv/state/state_tuning.hpp"
 #include "rwkv/text/gguf_vocabulary.hpp"
+#include "rwkv/tooling/gguf_export.hpp"
 #include "rwkv/tooling/init.hpp"
 #include "rwkv/rwkv.hpp"
 
@@ -32,7 +34,7 @@ using namespace rwkv_cli;
 // ---- eval ----------------------------------------------------------------------------------------
 struct eval_args {
     std::string model, tokens, logits_out, mode = "rnn", precision = "f32", backend = "cpu", config,
-                state_out;
+                state_out, state_init;
     std::optional<long long> prefill;
     int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 };
@@ -65,6 +67,7 @@ int run_eval(const eval_args& a) {
     const std::size_t V = info.n_vocab;
     std::vector<float> logits(T * V);
     auto st = model.make_state();
+    if (!a.state_init.empty()) rwkv::apply_state_tuning(st, fs::path(a.state_init));
     auto ws = model.make_workspace(std::max<std::size_t>(1, std::min<std::size_t>(std::max<std::size_t>(prefill, 1), 256)));
     if (prefill > 0)
         model.forward(std::span(tokens).first(prefill), st, *ws, std::span(logits).first(prefill * V),
@@ -159,7 +162,7 @@ int run_detokenize(const std::string& vocab, const std::string& tokens_path) {
 
 // ---- generate --------------------------------------------------------------------------------------
 struct generate_args {
-    std::string model, vocab, prompt, precision = "f32", backend = "cpu";
+    std::string model, vocab, prompt, precision = "f32", backend = "cpu", state_init;
     long long n = 100;
     rwkv::generate::sampler_config sampling{};
     int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -186,6 +189,7 @@ int run_generate(generate_args a) {
 
     rwkv::generate::sampler sampler(a.sampling, static_cast<std::int32_t>(info.n_vocab));
     auto st = model.make_state();
+    if (!a.state_init.empty()) rwkv::apply_state_tuning(st, fs::path(a.state_init));
     auto ws = model.make_workspace(std::min<std::size_t>(prompt.size(), 256));
     std::vector<float> logits(info.n_vocab);
     rwkv::text::utf8_stream_decoder decoder;
@@ -272,13 +276,40 @@ int run_init(const init_args& a) {
 
 // ---- convert ---------------------------------------------------------------------------------------
 struct convert_args {
-    std::string model, out, precision = "int8", config;
+    std::string model, out, precision = "int8", config, to, vocab;
+    bool precision_given = false;
 };
+
+// --to, or the output's extension: ".gguf" is GGUF, anything else safetensors.
+std::string convert_format(const convert_args& a) {
+    if (!a.to.empty()) {
+        if (a.to != "gguf" && a.to != "safetensors")
+            throw rwkv::invalid_argument("convert: --to must be gguf or safetensors (got '" + a.to + "')");
+        return a.to;
+    }
+    return fs::path(a.out).extension() == ".gguf" ? "gguf" : "safetensors";
+}
 
 int run_convert(const convert_args& a) {
     if (a.out.empty()) throw rwkv::invalid_argument("convert: --out is required");
     if (fs::exists(a.model) && fs::exists(a.out) && fs::equivalent(a.model, a.out))
         throw rwkv::invalid_argument("convert: --out must differ from --model (the model is read in place)");
+    if (!a.vocab.empty() && convert_format(a) != "gguf")
+        throw rwkv::invalid_argument("convert: --vocab applies to GGUF output (--to gguf)");
+    if (convert_format(a) == "gguf") {
+        // GGUF stores the official tensors as f32 (the default here), f16 or bf16.
+        const std::string p = a.precision_given ? a.precision : "f32";
+        if (p != "f32" && p != "f16" && p != "bf16")
+            throw rwkv::unsupported_error("convert --to gguf: --precision must be f32, f16 or bf16 (got '" + p + "')");
+        const auto src = rwkv::io::tensor_file::open(a.model);
+        std::optional<rwkv::text::world_tokenizer> vocab;
+        if (!a.vocab.empty()) vocab = rwkv::text::world_tokenizer::from_file(a.vocab);
+        rwkv::write_rwkv7_gguf(src, a.out, p == "f32" ? rwkv::dtype::f32 : p == "f16" ? rwkv::dtype::f16 : rwkv::dtype::bf16,
+                               vocab ? &*vocab : nullptr);
+        std::fprintf(stderr, "convert: %s -> %s (gguf rwkv7, %s; %zu bytes)\n", a.model.c_str(), a.out.c_str(), p.c_str(),
+                     static_cast<std::size_t>(fs::file_size(a.out)));
+        return exit_ok;
+    }
     rwkv::open_options opt;
     opt.precision = a.precision;
     opt.backend = "reference";  // nothing runs; the weights are the same on every backend
@@ -311,6 +342,8 @@ int main(int argc, char** argv) {
     eval->add_option("--threads", ev.threads, "Worker threads")->capture_default_str();
     eval->add_option("--config", ev.config, "GoldFinch config JSON ({\"model\": {...}})");
     eval->add_option("--state-out", ev.state_out, "Write the final state (official order, raw f32)");
+    eval->add_option("--state-init", ev.state_init,
+                     "State-tuning file (.pth or safetensors, blocks.N.att.time_state): the initial matrix state");
 
     generate_args gen;
     auto* generate = app.add_subcommand("generate", "Stream text generated from a prompt");
@@ -330,6 +363,8 @@ int main(int argc, char** argv) {
     generate->add_option("--backend", gen.backend)->capture_default_str();
     generate->add_option("--threads", gen.threads)->capture_default_str();
     generate->add_flag("--stats", gen.stats, "Print timing to stderr");
+    generate->add_option("--state-init", gen.state_init,
+                         "State-tuning file (.pth or safetensors, blocks.N.att.time_state): the initial matrix state");
 
     std::string info_model;
     bool info_json = false;
@@ -368,9 +403,13 @@ int main(int argc, char** argv) {
     auto* convert = app.add_subcommand(
         "convert", "Write a model in a precision's own storage (quantized, bf16, ...) so that it loads with no work");
     convert->add_option("--model", cv.model, "Checkpoint (.pth, .safetensors or GGUF; told apart by content)")->required();
-    convert->add_option("--precision", cv.precision, "f32 | bf16 | f16 | int8 | int4")->capture_default_str();
+    auto* cv_precision = convert->add_option("--precision", cv.precision,
+                                             "f32 | bf16 | f16 | int8 | int4 (GGUF: f32 | f16 | bf16, default f32)")
+                             ->capture_default_str();
     convert->add_option("--config", cv.config, "GoldFinch config JSON ({\"model\": {...}})");
-    convert->add_option("--out", cv.out, "Output .safetensors")->required();
+    convert->add_option("--to", cv.to, "gguf | safetensors (default: gguf for an --out ending in .gguf)");
+    convert->add_option("--vocab", cv.vocab, "GGUF output: World vocabulary file to store in the file's metadata");
+    convert->add_option("--out", cv.out, "Output .safetensors or .gguf")->required();
 
     // Commands defined in their own headers set `action` when they are the one parsed.
     std::function<int()> action;
@@ -405,7 +444,10 @@ int main(int argc, char** argv) {
         if (*tokenize) return run_tokenize(tk_vocab, tk_text, tk_file);
         if (*detokenize) return run_detokenize(dt_vocab, dt_tokens);
         if (*init) return run_init(in);
-        if (*convert) return run_convert(cv);
+        if (*convert) {
+            cv.precision_given = cv_precision->count() > 0;
+            return run_convert(cv);
+        }
         if (action) return action();
     } catch (const rwkv::invalid_argument& e) {
         return fail(exit_usage, e);

@@ -12,6 +12,25 @@
 // the Q5 fifth bit of element j is bit j of the little-endian 32-bit high-bits word.
 // Q8_0 and Q4_0/Q5_0 are exact in f32 (an f16 times a small integer); the _1 types round once, in
 // the addition, as every reader of these files does.
+//
+// The K-quants pack a super-block of 256 weights, split into sub-blocks that each get their own
+// small integer scale (and for Q2_K/Q4_K/Q5_K a min) relative to the super-block's f16 d (and dmin):
+//   Q2_K (84 bytes): scales[16], qs[64], d, dmin. 16 sub-blocks of 16; sub-block i has scale
+//        scales[i] & 15 and min scales[i] >> 4; x = (d·sc)·q − dmin·m, q 2 bits.
+//   Q3_K (110 bytes): hmask[32], qs[64], scales[12], d. 16 sub-blocks of 16 with 6-bit scales s:
+//        low 4 bits = nibble (i & 7) of bytes 0..7 (low nibble for i < 8, high for i ≥ 8), high 2
+//        bits = bits 2·(i / 4) of byte 8 + i % 4; x = (d·(s − 32))·(q − 4·(1 − h)), q 2 bits and h
+//        the high bit from hmask.
+//   Q4_K (144 bytes): d, dmin, scales[12], qs[128]. 8 sub-blocks of 32 with 6-bit scale sc and min m
+//        packed in 12 bytes: for i < 4 sc = b[i] & 63, m = b[i + 4] & 63; for i ≥ 4 sc = (b[i + 4]
+//        & 15) | (b[i − 4] >> 6) << 4, m = (b[i + 4] >> 4) | (b[i] >> 6) << 4. x = (d·sc)·q − dmin·m.
+//   Q5_K (176 bytes): d, dmin, scales[12] (as Q4_K), qh[32], qs[128]; q gets a fifth bit from qh.
+//   Q6_K (210 bytes): ql[128], qh[64], scales[16] (int8), d. 16 sub-blocks of 16; q 6 bits from a
+//        nibble of ql and two bits of qh; x = (d·scale)·(q − 32).
+// Within each 64 (Q4_K/Q5_K), 128 (Q2_K/Q3_K/Q6_K) weights the codes are interleaved across bytes:
+// see the decoders below. Dequantization evaluates exactly these products in this order, in f32,
+// like ggml's reference decoder; Q3_K and Q6_K are exact (an f16 times small integers), the types
+// with a min round once in the subtraction.
 #pragma once
 
 #include <cstddef>
@@ -33,6 +52,11 @@ inline constexpr std::uint32_t q4_1 = 3;
 inline constexpr std::uint32_t q5_0 = 6;
 inline constexpr std::uint32_t q5_1 = 7;
 inline constexpr std::uint32_t q8_0 = 8;
+inline constexpr std::uint32_t q2_k = 10;
+inline constexpr std::uint32_t q3_k = 11;
+inline constexpr std::uint32_t q4_k = 12;
+inline constexpr std::uint32_t q5_k = 13;
+inline constexpr std::uint32_t q6_k = 14;
 inline constexpr std::uint32_t bf16 = 30;
 }  // namespace ggml_type
 
@@ -63,6 +87,11 @@ constexpr ggml_block_layout ggml_layout(std::uint32_t type) noexcept {
         case ggml_type::q5_0: return {32, 2 + 4 + 16};
         case ggml_type::q5_1: return {32, 2 + 2 + 4 + 16};
         case ggml_type::q8_0: return {32, 2 + 32};
+        case ggml_type::q2_k: return {256, 16 + 64 + 2 + 2};
+        case ggml_type::q3_k: return {256, 32 + 64 + 12 + 2};
+        case ggml_type::q4_k: return {256, 2 + 2 + 12 + 128};
+        case ggml_type::q5_k: return {256, 2 + 2 + 12 + 32 + 128};
+        case ggml_type::q6_k: return {256, 128 + 64 + 16 + 2};
         default: return {};
     }
 }
@@ -130,6 +159,112 @@ inline void dequantize_block(std::uint32_t type, const std::byte* block, float* 
     }
 }
 
+// The 6-bit scale and min of sub-block i (0..7) of a Q4_K/Q5_K super-block, from its 12 bytes b.
+inline void k4_scale_min(const std::byte* b, std::size_t i, float& scale, float& min) noexcept {
+    unsigned sc = 0, m = 0;
+    if (i < 4) {
+        sc = byte_at(b, i) & 63u;
+        m = byte_at(b, i + 4) & 63u;
+    } else {
+        sc = (byte_at(b, i + 4) & 15u) | ((byte_at(b, i - 4) >> 6) << 4);
+        m = (byte_at(b, i + 4) >> 4) | ((byte_at(b, i) >> 6) << 4);
+    }
+    scale = static_cast<float>(sc);
+    min = static_cast<float>(m);
+}
+
+// One 256-weight super-block of a K-quant into out[0..256).
+inline void dequantize_k_block(std::uint32_t type, const std::byte* block, float* out) noexcept {
+    switch (type) {
+        case ggml_type::q2_k: {
+            // 128 weights per 32 bytes of qs: byte l holds weights l, l + 32, l + 64, l + 96 (2 bits
+            // each, lowest first); sub-block i covers 16 consecutive weights.
+            const std::byte* scales = block;
+            const std::byte* qs = block + 16;
+            const float d = f16_at(block + 80), dmin = f16_at(block + 82);
+            for (std::size_t half = 0; half < 2; ++half)
+                for (std::size_t shift = 0; shift < 4; ++shift)
+                    for (std::size_t part = 0; part < 2; ++part) {
+                        const std::size_t i = half * 8 + shift * 2 + part;  // sub-block
+                        const unsigned sc = byte_at(scales, i);
+                        const float dl = d * static_cast<float>(sc & 15u), ml = dmin * static_cast<float>(sc >> 4);
+                        for (std::size_t l = 0; l < 16; ++l) {
+                            const unsigned q = (byte_at(qs, half * 32 + part * 16 + l) >> (2 * shift)) & 3u;
+                            out[i * 16 + l] = dl * static_cast<float>(q) - ml;
+                        }
+                    }
+            return;
+        }
+        case ggml_type::q3_k: {
+            // As Q2_K for the low 2 bits; the third bit of weight k (0..255) is bit k / 32 of hmask[k % 32].
+            const std::byte* hmask = block;
+            const std::byte* qs = block + 32;
+            const std::byte* sb = block + 96;
+            const float d = f16_at(block + 108);
+            for (std::size_t half = 0; half < 2; ++half)
+                for (std::size_t shift = 0; shift < 4; ++shift)
+                    for (std::size_t part = 0; part < 2; ++part) {
+                        const std::size_t i = half * 8 + shift * 2 + part;
+                        const unsigned low = i < 8 ? byte_at(sb, i) & 15u : byte_at(sb, i - 8) >> 4;
+                        const unsigned high = (byte_at(sb, 8 + i % 4) >> (2 * (i / 4))) & 3u;
+                        const float dl = d * static_cast<float>(static_cast<int>(low | high << 4) - 32);
+                        const std::size_t hbit = half * 4 + shift;
+                        for (std::size_t l = 0; l < 16; ++l) {
+                            const std::size_t at = part * 16 + l;
+                            const int q = static_cast<int>((byte_at(qs, half * 32 + at) >> (2 * shift)) & 3u) -
+                                          (((byte_at(hmask, at) >> hbit) & 1u) ? 0 : 4);
+                            out[i * 16 + l] = dl * static_cast<float>(q);
+                        }
+                    }
+            return;
+        }
+        case ggml_type::q4_k:
+        case ggml_type::q5_k: {
+            // Each 64 weights use 32 bytes of qs: weight l from the low nibble of byte l, weight
+            // 32 + l from its high nibble. Q5_K: the fifth bit of weight 64·g + 32·h + l is bit 2·g + h
+            // of qh[l].
+            const bool five = type == ggml_type::q5_k;
+            const float d = f16_at(block), dmin = f16_at(block + 2);
+            const std::byte* sb = block + 4;
+            const std::byte* qh = block + 16;
+            const std::byte* qs = block + (five ? 48 : 16);
+            for (std::size_t g = 0; g < 4; ++g)
+                for (std::size_t h = 0; h < 2; ++h) {
+                    float sc = 0, m = 0;
+                    k4_scale_min(sb, 2 * g + h, sc, m);
+                    const float dl = d * sc, ml = dmin * m;
+                    for (std::size_t l = 0; l < 32; ++l) {
+                        unsigned q = (byte_at(qs, g * 32 + l) >> (4 * h)) & 15u;
+                        if (five) q |= ((byte_at(qh, l) >> (2 * g + h)) & 1u) << 4;
+                        out[g * 64 + h * 32 + l] = dl * static_cast<float>(q) - ml;
+                    }
+                }
+            return;
+        }
+        case ggml_type::q6_k: {
+            // Each 128 weights use 64 bytes of ql and 32 of qh: weight 32·k + l (k 0..3, l 0..31) has
+            // its low nibble in ql[l + 32·(k & 1)] (low nibble for k < 2, high for k ≥ 2) and its two
+            // high bits at bits 2·k of qh[l]; sub-block scales are int8, one per 16 weights.
+            const std::byte* ql = block;
+            const std::byte* qh = block + 128;
+            const std::byte* scales = block + 192;
+            const float d = f16_at(block + 208);
+            for (std::size_t half = 0; half < 2; ++half)
+                for (std::size_t k = 0; k < 4; ++k)
+                    for (std::size_t l = 0; l < 32; ++l) {
+                        const std::size_t w = half * 128 + k * 32 + l;
+                        const unsigned low = (byte_at(ql, half * 64 + l + 32 * (k & 1)) >> (4 * (k >> 1))) & 15u;
+                        const unsigned high = (byte_at(qh, half * 32 + l) >> (2 * k)) & 3u;
+                        const int q = static_cast<int>(low | high << 4) - 32;
+                        const auto sc = static_cast<std::int8_t>(byte_at(scales, w / 16));
+                        out[w] = d * static_cast<float>(sc) * static_cast<float>(q);
+                    }
+            return;
+        }
+        default: return;
+    }
+}
+
 }  // namespace detail
 
 // `count` elements of a type we read (ggml_layout(type).block_elements != 0; count a multiple of
@@ -149,8 +284,11 @@ inline void ggml_to_f32(std::uint32_t type, const std::byte* src, std::size_t co
             return;
         default: {
             const auto layout = ggml_layout(type);
-            for (std::size_t b = 0; b < count / 32; ++b)
-                detail::dequantize_block(type, src + b * layout.block_bytes, out + b * 32);
+            const std::size_t n = layout.block_elements;
+            for (std::size_t b = 0; b < count / n; ++b) {
+                if (n == 256) detail::dequantize_k_block(type, src + b * layout.block_bytes, out + b * n);
+                else detail::dequantize_block(type, src + b * layout.block_bytes, out + b * n);
+            }
         }
     }
 }

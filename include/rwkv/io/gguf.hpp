@@ -256,7 +256,7 @@ inline gguf_contents read_gguf(std::span<const std::byte> data, const std::strin
         const auto layout = ggml_layout(t.type);
         if (layout.block_elements == 0)
             throw unsupported_error(display_name + ": " + where + " has ggml type " + ggml_type_name(t.type) +
-                                    "; supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1");
+                                    "; supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K");
         const auto numel = detail::checked_numel(t.ne);
         if (!numel) throw in.fail(where + ": " + std::to_string(n_dims) + " dimensions overflow 64 bits");
         const std::int64_t innermost = t.ne.empty() ? 1 : t.ne[0];  // a scalar is one row of one element

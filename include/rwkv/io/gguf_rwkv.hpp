@@ -159,7 +159,8 @@ private:
     // Renamed, dimensions reversed; in place unless block-quantized.
     void plain(const gguf_tensor_info& t, std::string name) {
         if (ggml_is_block_quantized(t.type)) {
-            const auto n = static_cast<std::size_t>(t.bytes.size() / ggml_layout(t.type).block_bytes * 32);
+            const auto layout = ggml_layout(t.type);
+            const auto n = static_cast<std::size_t>(t.bytes.size() / layout.block_bytes * layout.block_elements);
             return add(std::move(name), dtype::f32, reversed(t.ne), keep(to_f32(t, 0, n)));
         }
         add(std::move(name), ggml_plain_dtype(t.type), reversed(t.ne), t.bytes);
