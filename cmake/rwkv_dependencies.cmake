@@ -19,4 +19,8 @@ function(rwkv_find_utf8proc)
   add_library(rwkv::utf8proc UNKNOWN IMPORTED GLOBAL)
   set_target_properties(rwkv::utf8proc PROPERTIES IMPORTED_LOCATION "${RWKV_UTF8PROC_LIBRARY}"
     INTERFACE_INCLUDE_DIRECTORIES "${RWKV_UTF8PROC_INCLUDE}")
+  if(WIN32 AND RWKV_UTF8PROC_LIBRARY MATCHES "\\.a$|\\.lib$" AND NOT RWKV_UTF8PROC_LIBRARY MATCHES "\\.dll\\.a$")
+    # A static utf8proc on Windows: without UTF8PROC_STATIC its header declares dllimport functions.
+    set_property(TARGET rwkv::utf8proc PROPERTY INTERFACE_COMPILE_DEFINITIONS UTF8PROC_STATIC)
+  endif()
 endfunction()

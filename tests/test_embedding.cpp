@@ -4,8 +4,6 @@
 // errors; tensor_file::select_prefix; and the rwkv-cli embed/rerank commands.
 #include <catch2/catch.hpp>
 
-#include <sys/wait.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -14,6 +12,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -512,23 +511,8 @@ struct cli_run {
 };
 
 cli_run embed_cli(const std::vector<std::string>& args, const rwkv_test::temp_dir& dir) {
-    auto quote = [](const std::string& s) {
-        std::string q = "'";
-        for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-        return q + "'";
-    };
-    std::string cmd = quote(RWKV_TEST_CLI);
-    for (const auto& a : args) cmd += " " + quote(a);
-    cmd +=
-        " >" + quote((dir.path / "out.txt").string()) + " 2>" + quote((dir.path / "err.txt").string()) + " </dev/null";
-    const int status = std::system(cmd.c_str());
-    cli_run r;
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    const auto o = rwkv_test::read_file_bytes(dir.path / "out.txt"),
-               e = rwkv_test::read_file_bytes(dir.path / "err.txt");
-    r.out.assign(o.begin(), o.end());
-    r.err.assign(e.begin(), e.end());
-    return r;
+    auto r = rwkv_test::run_command(RWKV_TEST_CLI, args, dir);
+    return {r.code, std::move(r.out), std::move(r.err)};
 }
 
 void check_error(const cli_run& r, int code, const std::string& needle) {

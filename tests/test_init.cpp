@@ -4,13 +4,12 @@
 // reject bad options with invalid_argument; and `rwkv-cli init` end to end.
 #include <catch2/catch.hpp>
 
-#include <sys/wait.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -242,16 +241,9 @@ TEST_CASE("init: bad options are invalid_argument", "[init]") {
 namespace {
 
 int run_cli_init(const std::vector<std::string>& args, const rwkv_test::temp_dir& dir, std::string* out = nullptr) {
-    std::string cmd = std::string("'") + RWKV_TEST_CLI + "'";
-    for (const auto& a : args) cmd += " '" + a + "'";
-    const auto o = dir.path / "cli-stdout";
-    cmd += " >'" + o.string() + "' 2>/dev/null </dev/null";
-    const int status = std::system(cmd.c_str());
-    if (out) {
-        const auto bytes = rwkv_test::read_file_bytes(o);
-        out->assign(bytes.begin(), bytes.end());
-    }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+    auto r = rwkv_test::run_command(RWKV_TEST_CLI, args, dir);
+    if (out) *out = std::move(r.out);
+    return r.code;
 }
 
 }  // namespace

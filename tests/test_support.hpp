@@ -2,8 +2,9 @@
 #pragma once
 
 #include <catch2/catch.hpp>
+#ifndef _WIN32
 #include <sys/wait.h>
-#include <unistd.h>
+#endif
 
 #include <algorithm>
 #include <cmath>
@@ -15,6 +16,8 @@
 #include <span>
 #include <string>
 #include <vector>
+
+#include "rwkv/core/platform.hpp"
 
 namespace rwkv_test {
 
@@ -57,7 +60,7 @@ struct temp_dir {
     temp_dir() {
         static int counter = 0;
         path = std::filesystem::temp_directory_path() /
-               ("rwkv-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+               ("rwkv-test-" + std::to_string(rwkv::platform::process_id()) + "-" + std::to_string(counter++));
         std::filesystem::create_directories(path);
     }
     ~temp_dir() {
@@ -76,13 +79,17 @@ inline float max_abs_diff(std::span<const float> a, std::span<const float> b) {
     return m;
 }
 
-// Runs a command with arguments (each shell-quoted), stdout and stderr captured through files in
-// `dir`; stdin is /dev/null. code: the exit status, or 128 + the signal.
+// Runs a command with arguments (each quoted for the shell), stdout and stderr captured through
+// files in `dir`; stdin is the null device. code: the exit status, or 128 + the signal (POSIX).
 struct command_result {
     int code = -1;
     std::string out, err;
 };
 
+#ifdef _WIN32
+// cmd.exe: double quotes (no argument the tests pass holds one).
+inline std::string shell_quote(const std::string& s) { return '"' + s + '"'; }
+#else
 inline std::string shell_quote(const std::string& s) {
     std::string q(1, '\'');
     for (char c : s) {
@@ -92,16 +99,23 @@ inline std::string shell_quote(const std::string& s) {
     q.push_back('\'');
     return q;
 }
+#endif
 
 inline command_result run_command(const std::string& program, const std::vector<std::string>& args,
                                   const temp_dir& dir) {
     std::string cmd = shell_quote(program);
     for (const auto& a : args) cmd += " " + shell_quote(a);
     const auto out = dir.path / "stdout", err = dir.path / "stderr";
+    command_result r;
+#ifdef _WIN32
+    cmd += " >" + shell_quote(out.string()) + " 2>" + shell_quote(err.string()) + " <NUL";
+    // cmd /c drops the first and the last quote of a line that starts with one: one more pair.
+    r.code = std::system(('"' + cmd + '"').c_str());
+#else
     cmd += " >" + shell_quote(out.string()) + " 2>" + shell_quote(err.string()) + " </dev/null";
     const int status = std::system(cmd.c_str());
-    command_result r;
     r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+#endif
     auto o = read_file_bytes(out), e = read_file_bytes(err);
     r.out.assign(o.begin(), o.end());
     r.err.assign(e.begin(), e.end());

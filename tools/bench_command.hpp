@@ -29,9 +29,6 @@
 // --json prints exactly one JSON object on stdout; progress goes to stderr.
 #pragma once
 
-#include <sys/mman.h>
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <barrier>
 #include <chrono>
@@ -53,6 +50,7 @@
 
 #include "cli_common.hpp"
 #include "rwkv/backends/cpu/kernel_table.hpp"
+#include "rwkv/core/platform.hpp"
 #include "rwkv/any_model.hpp"
 #include "rwkv/state/state_tuning.hpp"
 
@@ -103,12 +101,11 @@ inline std::size_t proc_status_bytes(const std::string& key) {
     return 0;
 }
 
-// Peak resident set of this process, in bytes (VmHWM; getrusage as the fallback).
+// Peak resident set of this process, in bytes (VmHWM; the OS's peak resident set or working set as
+// the fallback).
 inline std::size_t peak_rss_bytes() {
     if (const std::size_t b = proc_status_bytes("VmHWM:")) return b;
-    rusage ru{};
-    if (getrusage(RUSAGE_SELF, &ru) == 0 && ru.ru_maxrss > 0) return static_cast<std::size_t>(ru.ru_maxrss) * 1024;
-    return 0;
+    return rwkv::platform::peak_resident_bytes();
 }
 
 // Runs fn(thread, pass) on `threads` threads (the caller is thread 0) for `passes` passes, all
@@ -150,12 +147,8 @@ inline double measure_bandwidth(const rwkv::cpu::kernel_table& k, std::size_t th
         std::size_t bytes = 0;
         std::unique_ptr<float[]> fallback;
         explicit mapping(std::size_t n_floats) : bytes(n_floats * sizeof(float)) {
-            int flags = MAP_PRIVATE | MAP_ANONYMOUS;
-#ifdef MAP_POPULATE
-            flags |= MAP_POPULATE;
-#endif
-            void* m = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, flags, -1, 0);
-            if (m == MAP_FAILED) {
+            void* m = rwkv::platform::map_anonymous_populated(bytes);
+            if (m == nullptr) {
                 fallback.reset(new float[n_floats]);
                 p = fallback.get();
             } else {
@@ -163,7 +156,7 @@ inline double measure_bandwidth(const rwkv::cpu::kernel_table& k, std::size_t th
             }
         }
         ~mapping() {
-            if (!fallback && p) munmap(p, bytes);
+            if (!fallback && p) rwkv::platform::unmap(p, bytes);
         }
         mapping(const mapping&) = delete;
         mapping& operator=(const mapping&) = delete;

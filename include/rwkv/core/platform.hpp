@@ -2,17 +2,15 @@
 //
 // Memory advice, anonymous and file mappings, page protection, page size and the file calls that
 // mapping needs. Everything else in the library reaches the OS through these functions, so a port
-// (or a build where one of them is missing) changes this file only. Today: POSIX (Linux, macOS).
+// (or a build where one of them is missing) changes this file only. Two implementations: POSIX
+// (Linux, macOS) and Win32 (`_WIN32`: MinGW-w64 is built and tested under Wine, docs/windows.md).
 //
 // The functions report failure the POSIX way the callers already expect: a null pointer, −1 or
-// false, with errno left as the failing call set it (call error_message(errno) for the text).
+// false, with errno left as the failing call set it (call error_message(errno) for the text); on
+// Windows a failing Win32 call's GetLastError() is translated to the nearest errno value.
 // Advice (advise_*) is a hint: it never fails visibly, and is a no-op where the OS lacks it.
+// Files are C runtime descriptors (int) on both.
 #pragma once
-
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstddef>
@@ -20,6 +18,15 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+
+#ifdef _WIN32
+#include "rwkv/core/platform_win32.hpp"
+#else
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace rwkv::platform {
 
@@ -78,6 +85,17 @@ inline void* map_anonymous(std::size_t bytes, page_access access, bool reserve_o
     (void)reserve_only;
 #endif
     void* p = ::mmap(nullptr, bytes, protection_flags(access), flags, -1, 0);
+    return p == MAP_FAILED ? nullptr : p;
+}
+
+// Maps `bytes` of fresh zero pages, readable and writable, with the pages made resident up front
+// where the OS can (MAP_POPULATE): first-touch page faults stay out of what a benchmark measures.
+inline void* map_anonymous_populated(std::size_t bytes) noexcept {
+    int flags = MAP_PRIVATE | MAP_ANONYMOUS;
+#ifdef MAP_POPULATE
+    flags |= MAP_POPULATE;
+#endif
+    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, flags, -1, 0);
     return p == MAP_FAILED ? nullptr : p;
 }
 
@@ -155,7 +173,16 @@ inline std::uint64_t process_id() noexcept { return static_cast<std::uint64_t>(:
 // Whether standard error is a terminal (progress bars only draw there).
 inline bool stderr_is_terminal() noexcept { return ::isatty(STDERR_FILENO) == 1; }
 
+// The peak resident set (peak working set) of this process in bytes; 0 where unknown.
+inline std::size_t peak_resident_bytes() noexcept {
+    rusage ru{};
+    if (::getrusage(RUSAGE_SELF, &ru) == 0 && ru.ru_maxrss > 0) return static_cast<std::size_t>(ru.ru_maxrss) * 1024;
+    return 0;
+}
+
 // The system's text for an errno value.
 inline std::string error_message(int err) { return std::strerror(err); }
 
 }  // namespace rwkv::platform
+
+#endif  // _WIN32
