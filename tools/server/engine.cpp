@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "rwkv/any_model.hpp"
+#include "rwkv/backends/cpu.hpp"
 #include "rwkv/embedding.hpp"
 #include "rwkv/io/tensor_file.hpp"
 #include "rwkv/state/state_file.hpp"
