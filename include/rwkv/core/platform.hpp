@@ -12,6 +12,7 @@
 // Files are C runtime descriptors (int) on both.
 #pragma once
 
+#include <atomic>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
@@ -182,6 +183,17 @@ inline std::size_t peak_resident_bytes() noexcept {
 
 // The system's text for an errno value.
 inline std::string error_message(int err) { return std::strerror(err); }
+
+// ---- sleeping on an atomic word (the thread pool) -------------------------------------------------
+
+// Blocks while `word` holds `old`; may return early (callers re-check). wake_one/wake_all wake
+// sleepers of that word. Here: C++20 atomic wait/notify (a futex on Linux).
+template <class T>
+void wait_while_equal(const std::atomic<T>& word, T old) noexcept { word.wait(old, std::memory_order_acquire); }
+template <class T>
+void wake_one(std::atomic<T>& word) noexcept { word.notify_one(); }
+template <class T>
+void wake_all(std::atomic<T>& word) noexcept { word.notify_all(); }
 
 }  // namespace rwkv::platform
 

@@ -39,6 +39,7 @@
 #include <process.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <cerrno>
 #include <climits>
 #include <cstddef>
@@ -298,5 +299,21 @@ inline std::size_t peak_resident_bytes() noexcept {
 
 // The system's text for an errno value.
 inline std::string error_message(int err) { return std::strerror(err); }
+
+// ---- sleeping on an atomic word (the thread pool) -------------------------------------------------
+
+// Blocks while `word` holds `old`; may return early (callers re-check). WaitOnAddress and
+// WakeByAddress* (Windows 8+, libsynchronization) rather than std::atomic::wait: without a futex,
+// libstdc++ 12 falls back to a waiter table that lost wake-ups under Wine here (docs/windows.md).
+template <class T>
+void wait_while_equal(const std::atomic<T>& word, T old) noexcept {
+    static_assert(std::atomic<T>::is_always_lock_free && sizeof(std::atomic<T>) == sizeof(T),
+                  "WaitOnAddress compares the atomic's bytes with the value's");
+    ::WaitOnAddress(const_cast<std::atomic<T>*>(&word), &old, sizeof(T), INFINITE);
+}
+template <class T>
+void wake_one(std::atomic<T>& word) noexcept { ::WakeByAddressSingle(&word); }
+template <class T>
+void wake_all(std::atomic<T>& word) noexcept { ::WakeByAddressAll(&word); }
 
 }  // namespace rwkv::platform

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "rwkv/core/error.hpp"
+#include "rwkv/core/platform.hpp"
 
 namespace rwkv {
 
@@ -45,7 +46,7 @@ public:
     ~thread_pool() {
         stop_.store(true, std::memory_order_relaxed);
         generation_.fetch_add(1, std::memory_order_release);
-        generation_.notify_all();
+        platform::wake_all(generation_);
         for (auto& w : workers_) w.join();
     }
     thread_pool(const thread_pool&) = delete;
@@ -75,12 +76,12 @@ public:
         const std::uint64_t run_number = ++run_number_;
         claims_.store((run_number << 32) | n, std::memory_order_release);
         generation_.fetch_add(1, std::memory_order_release);
-        generation_.notify_all();
+        platform::wake_all(generation_);
         work();
         for (int spin = 0;; ++spin) {
             const std::size_t left = pending_.load(std::memory_order_acquire);
             if (left == 0) break;
-            if (spin > 4096) pending_.wait(left, std::memory_order_acquire);
+            if (spin > 4096) platform::wait_while_equal(pending_, left);
         }
         busy_.store(false, std::memory_order_release);
     }
@@ -111,7 +112,7 @@ private:
             if (left == 0) return;
             if (!claims_.compare_exchange_weak(v, v - 1, std::memory_order_acquire, std::memory_order_acquire)) continue;
             invoke_(task_, static_cast<std::size_t>(left - 1));
-            if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
+            if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) platform::wake_one(pending_);
             v = claims_.load(std::memory_order_acquire);
         }
     }
@@ -128,7 +129,7 @@ private:
                 g = generation_.load(std::memory_order_acquire);
             }
             while (g == seen) {
-                generation_.wait(seen, std::memory_order_acquire);
+                platform::wait_while_equal(generation_, seen);
                 g = generation_.load(std::memory_order_acquire);
             }
             seen = g;
