@@ -8,13 +8,10 @@
 // file cannot be written.
 #pragma once
 
-#include <atomic>
-#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
-#include <random>
 #include <set>
 #include <string>
 #include <type_traits>
@@ -23,7 +20,7 @@
 #include <vector>
 
 #include "rwkv/core/error.hpp"
-#include "rwkv/core/platform.hpp"
+#include "rwkv/io/atomic_write.hpp"
 #include "rwkv/io/binary.hpp"
 #include "rwkv/io/ggml_types.hpp"
 
@@ -131,38 +128,13 @@ inline void write_gguf(const std::filesystem::path& p, const std::vector<std::pa
     }
     h.pad_to(gguf_write_alignment);
 
-    // A unique temporary beside the target, renamed over it once complete.
-    static std::atomic<std::uint64_t> counter{0};
-    std::string tmp;
-    int fd = -1;
-    std::mt19937_64 rng(std::random_device{}() ^ (platform::process_id() << 32) ^ counter.fetch_add(1));
-    for (int attempt = 0; attempt < 100 && fd < 0; ++attempt) {
-        static constexpr char hex[] = "0123456789abcdef";
-        tmp = shown + ".tmp-";
-        const std::uint64_t r = rng();
-        for (int i = 0; i < 8; ++i) tmp += hex[(r >> (4 * i)) & 15u];
-        fd = platform::create_new_file(tmp.c_str());
-        if (fd < 0 && errno != EEXIST) break;
-    }
-    if (fd < 0) throw io_error(shown + ": cannot create temporary file " + tmp + ": " + std::strerror(errno));
-    auto abandon = [&](const std::string& what) {
-        const int err = errno;
-        if (fd >= 0) platform::close_file(fd);
-        platform::remove_file(tmp.c_str());
-        throw io_error(shown + ": cannot " + what + ": " + std::strerror(err));
-    };
-    if (!platform::write_all(fd, h.out.data(), h.out.size())) abandon("write " + tmp);
-    static constexpr std::byte zeros[gguf_write_alignment] = {};
+    atomic_file_writer out(shown);
+    out.write(h.out.data(), h.out.size());
     for (const auto& t : tensors) {
-        if (!platform::write_all(fd, t.bytes.data(), t.bytes.size())) abandon("write " + tmp);
-        const std::size_t pad = (gguf_write_alignment - t.bytes.size() % gguf_write_alignment) % gguf_write_alignment;
-        if (pad && !platform::write_all(fd, zeros, pad)) abandon("write " + tmp);
+        out.write(t.bytes.data(), t.bytes.size());
+        out.write_zeros((gguf_write_alignment - t.bytes.size() % gguf_write_alignment) % gguf_write_alignment);
     }
-    if (!platform::sync_file(fd)) abandon("flush " + tmp);
-    const bool closed = platform::close_file_checked(fd);
-    fd = -1;
-    if (!closed) abandon("close " + tmp);
-    if (!platform::rename_file(tmp.c_str(), shown.c_str())) abandon("rename " + tmp + " to " + shown);
+    out.commit();
 }
 
 }  // namespace rwkv::io

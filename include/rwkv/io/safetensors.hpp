@@ -11,17 +11,13 @@
 
 #include <algorithm>
 #include <array>
-#include <atomic>
-#include <cerrno>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <limits>
 #include <map>
 #include <optional>
-#include <random>
 #include <set>
 #include <span>
 #include <string>
@@ -32,7 +28,7 @@
 
 #include "rwkv/core/dtype.hpp"
 #include "rwkv/core/error.hpp"
-#include "rwkv/core/platform.hpp"
+#include "rwkv/io/atomic_write.hpp"
 #include "rwkv/io/binary.hpp"
 #include "rwkv/io/tensor_entry.hpp"
 
@@ -267,38 +263,11 @@ inline void write_safetensors(const std::filesystem::path& p, std::span<const te
     std::array<std::byte, 8> length{};
     for (std::size_t i = 0; i < 8; ++i) length[i] = static_cast<std::byte>((json.size() >> (8 * i)) & 0xffu);
 
-    // A unique temporary beside the target, so the final rename stays within one file system.
-    static std::atomic<std::uint64_t> counter{0};
-    std::string tmp;
-    int fd = -1;
-    std::mt19937_64 rng(std::random_device{}() ^ (platform::process_id() << 32) ^ counter.fetch_add(1));
-    for (int attempt = 0; attempt < 100 && fd < 0; ++attempt) {
-        static constexpr char hex[] = "0123456789abcdef";
-        tmp = shown_path + ".tmp-";
-        const std::uint64_t r = rng();
-        for (int i = 0; i < 8; ++i) tmp += hex[(r >> (4 * i)) & 15u];
-        fd = platform::create_new_file(tmp.c_str());
-        if (fd < 0 && errno != EEXIST) break;
-    }
-    if (fd < 0) throw io_error(shown_path + ": cannot create temporary file " + tmp + ": " + std::strerror(errno));
-
-    auto abandon = [&](const std::string& what) {
-        const int err = errno;
-        if (fd >= 0) platform::close_file(fd);
-        platform::remove_file(tmp.c_str());
-        throw io_error(shown_path + ": cannot " + what + ": " + std::strerror(err));
-    };
-    if (!platform::write_all(fd, length.data(), length.size()) || !platform::write_all(fd, json.data(), json.size())) {
-        abandon("write " + tmp);
-    }
-    for (const auto* t : sorted) {
-        if (!platform::write_all(fd, t->bytes.data(), t->bytes.size())) abandon("write " + tmp);
-    }
-    if (!platform::sync_file(fd)) abandon("flush " + tmp);
-    const bool closed = platform::close_file_checked(fd);
-    fd = -1;
-    if (!closed) abandon("close " + tmp);
-    if (!platform::rename_file(tmp.c_str(), shown_path.c_str())) abandon("rename " + tmp + " to " + shown_path);
+    atomic_file_writer out(shown_path);
+    out.write(length.data(), length.size());
+    out.write(json.data(), json.size());
+    for (const auto* t : sorted) out.write(t->bytes.data(), t->bytes.size());
+    out.commit();
 }
 
 }  // namespace rwkv::io
