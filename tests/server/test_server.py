@@ -13,6 +13,7 @@ import json
 import os
 import re
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -253,6 +254,30 @@ def main():
     check(body2["choices"][0]["logprobs"] != body["choices"][0]["logprobs"], "the named state changes the output")
     st, body, _ = s.post("/v1/completions", {"prompt": "Hi", "state": "missing"})
     check(st == 404 and is_error(body), "an unknown state: 404")
+
+    # ---- a state-tuning file (safetensors, blocks.N.att.time_state [H, N, N]; the test model has
+    # 2 layers of 2 heads of 64) as the named state; one of the wrong shape is refused
+    def write_state_tuning(path, shape):
+        count = shape[0] * shape[1] * shape[2]
+        header, data = {}, b""
+        for layer in range(2):
+            values = [((i * 7919 + layer) % 201 - 100) / 200.0 for i in range(count)]
+            blob = struct.pack("<%df" % count, *values)
+            header["blocks.%d.att.time_state" % layer] = {"dtype": "F32", "shape": shape,
+                                                          "data_offsets": [len(data), len(data) + len(blob)]}
+            data += blob
+        text = json.dumps(header).encode()
+        with open(path, "wb") as f:
+            f.write(struct.pack("<Q", len(text)) + text + data)
+    write_state_tuning(os.path.join(state_dir, "tuned.safetensors"), [2, 64, 64])
+    st, body, _ = s.post("/v1/completions", {"prompt": "Hi", "state": "tuned.safetensors", "max_tokens": 10,
+                                             "temperature": 0, "logprobs": 1})
+    check(st == 200 and body["usage"]["completion_tokens"] == 10, "a request starts from a state-tuning file")
+    check(st == 200 and body["choices"][0]["logprobs"] != body2["choices"][0]["logprobs"],
+          "the state-tuning file changes the output")
+    write_state_tuning(os.path.join(state_dir, "bad-tuned.safetensors"), [2, 64, 32])
+    st, body, _ = s.post("/v1/completions", {"prompt": "Hi", "state": "bad-tuned.safetensors"})
+    check(st == 400 and is_error(body), "a state-tuning file of the wrong shape: 400")
 
     # ---- errors
     cases = [

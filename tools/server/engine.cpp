@@ -2,6 +2,8 @@
 #include "engine.hpp"
 
 #include <algorithm>
+#include <fstream>
+#include <string_view>
 #include <optional>
 #include <utility>
 
@@ -10,6 +12,7 @@
 #include "rwkv/embedding.hpp"
 #include "rwkv/io/tensor_file.hpp"
 #include "rwkv/state/state_file.hpp"
+#include "rwkv/state/state_tuning.hpp"
 #include "rwkv/text/gguf_vocabulary.hpp"
 
 namespace rwkv_server {
@@ -28,6 +31,15 @@ rwkv::text::any_tokenizer pick_tokenizer(const std::string& vocab, const rwkv::i
     if (n_vocab == 256) return rwkv::text::byte_tokenizer{};
     throw rwkv::invalid_argument("this model needs a tokenizer: pass --vocab FILE (the World vocabulary "
                                  "rwkv_vocab_v20230424.txt)");
+}
+
+// The library's own state file starts with "RWKVSTAT" (state/state_file.hpp); anything else named by
+// "state" is read as a state-tuning file.
+bool is_state_file(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    char magic[8] = {};
+    in.read(magic, sizeof magic);
+    return in.gcount() == static_cast<std::streamsize>(sizeof magic) && std::string_view(magic, sizeof magic) == "RWKVSTAT";
 }
 
 bool is_embedding_checkpoint(const rwkv::io::tensor_file& file) {
@@ -56,6 +68,11 @@ public:
     const rwkv::text::any_tokenizer& tokenizer() const noexcept override { return tok_; }
     rwkv::state make_state() const override { return model_.make_state(); }
     rwkv::state load_state_file(const std::filesystem::path& path) const override {
+        if (!is_state_file(path)) {  // a state-tuning file (blocks.N.att.time_state, .pth or safetensors)
+            auto tuned = model_.make_state();
+            rwkv::apply_state_tuning(tuned, path);
+            return tuned;
+        }
         auto st = rwkv::load_state(path);
         if (!(st.layout() == model_.make_state().layout()))
             throw rwkv::state_error(path.filename().string() + ": the state was made by a model of another shape");
