@@ -6,7 +6,7 @@
 // nodes (7..255 children) and narrow inline nodes.
 //
 // Oracles: decode(encode(x)) == x for every input; the ids equal a naive greedy longest match
-// (the official algorithm, arch-spec §7.1) computed here independently; encode appends to a
+// (the official algorithm, docs/spec/rwkv.md §7.1) computed here independently; encode appends to a
 // non-empty vector without touching what is there.
 #include <algorithm>
 #include <cstddef>

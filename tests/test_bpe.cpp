@@ -1,4 +1,4 @@
-// Tests of the GPT-NeoX byte-level BPE tokenizer (include/rwkv/text/bpe_tokenizer.hpp, arch-spec.md
+// Tests of the GPT-NeoX byte-level BPE tokenizer (include/rwkv/text/bpe_tokenizer.hpp, docs/spec/rwkv.md
 // §7.2) and its Unicode helpers (include/rwkv/text/unicode.hpp).
 //
 // Fixtures: tests/data/bpe/tiny.json is a hand-written tokenizer.json whose expected ids are worked
@@ -651,7 +651,7 @@ TEST_CASE("bpe: unsupported configurations", "[bpe]") {
 TEST_CASE("bpe: GPT-NeoX 20B test vectors (RWKV_BPE_20B)", "[bpe]") {
     const char* env = std::getenv("RWKV_BPE_20B");
     if (env == nullptr || !std::filesystem::exists(env)) {
-        WARN("RWKV_BPE_20B does not point to 20B_tokenizer.json: skipping the arch-spec §7.2 vectors");
+        WARN("RWKV_BPE_20B does not point to 20B_tokenizer.json: skipping the docs/spec/rwkv.md §7.2 vectors");
         return;
     }
     const bpe_tokenizer t = bpe_tokenizer::from_file(env);

@@ -205,7 +205,7 @@ TEST_CASE("embedding_rwkv streaming and the left-padded batch", "[embedding][gol
     const float dp = max_abs_diff(padded, read_f32(golden(".batch-padded-emb.f32")));
     INFO("padded batch max |d| = " << dp);
     CHECK(dp <= tolerance);
-    // Padding is not neutral (spec §4): the padded embeddings differ from the single calls.
+    // Padding is not neutral (docs/spec/embedding.md §4): the padded embeddings differ from the single calls.
     CHECK(max_abs_diff(padded, read_f32(golden(".emb.f32"))) > 0.1f);
 }
 

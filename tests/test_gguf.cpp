@@ -1,4 +1,4 @@
-// GGUF files made by llama.cpp's converter (shared/golden/gguf/README.md): the tensors under official
+// GGUF files made by llama.cpp's converter (../shared/golden/gguf/, docs/formats.md): the tensors under official
 // names equal the checkpoint they came from, the model matches the goldens (f32, f16; Q8_0 within a
 // stated bound), the stored World vocabulary works, and malformed files are refused with typed errors.
 #include <catch2/catch.hpp>

@@ -1,4 +1,4 @@
-// Tests of the tokenizers in include/rwkv/text/: the World tokenizer (arch-spec.md §7.1: vocabulary
+// Tests of the tokenizers in include/rwkv/text/: the World tokenizer (docs/spec/rwkv.md §7.1: vocabulary
 // parsing, greedy longest match, test vectors), the byte tokenizer, any_tokenizer, and the UTF-8
 // helpers (strict validation, streaming decoder with U+FFFD per maximal invalid subpart).
 // Tests that need rwkv_vocab_v20230424.txt skip with a warning when it is absent.
@@ -313,7 +313,7 @@ const char* const escape_vocab =
 // World tokenizer on the official vocabulary
 // ------------------------------------------------------------------------------------------------
 
-TEST_CASE("World tokenizer: arch-spec 7.1 test vectors", "[tokenizer]") {
+TEST_CASE("World tokenizer: docs/spec/rwkv.md 7.1 test vectors", "[tokenizer]") {
     const world_tokenizer* tok = official_world();
     if (!tok) return;
     const std::vector<std::pair<std::string, ids_t>> vectors = {

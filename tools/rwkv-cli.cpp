@@ -1,6 +1,6 @@
 // rwkv-cli — evaluate, generate with, inspect and create RWKV checkpoints.
 //
-// Contracts (shared docs/contracts.md): every error is one line on stderr and a non-zero exit code
+// Contracts (docs/contracts.md): every error is one line on stderr and a non-zero exit code
 // below 126 (docs/errors.md lists them); output files are written atomically.
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>

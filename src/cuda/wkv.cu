@@ -8,7 +8,7 @@ namespace {
 
 using detail::agent_chunk;
 
-// RWKV-4: one thread per (channel, agent), the max-shifted form of arch-spec §2.3; the agent's
+// RWKV-4: one thread per (channel, agent), the max-shifted form of docs/spec/rwkv.md §2.3; the agent's
 // state entries are aa, bb, pp.
 __global__ void wkv4_kernel(agent_chunk agents, const float* w, const float* u, const_matrix k, const_matrix v,
                             matrix out) {

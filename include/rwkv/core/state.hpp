@@ -1,6 +1,6 @@
 // rwkv/core/state.hpp — the recurrent state as a value type.
 //
-// A state is a flat array of f32 in the official state-list order (arch-spec §1.5, the order of the
+// A state is a flat array of f32 in the official state-list order (docs/spec/rwkv.md §1.5, the order of the
 // goldens' .state.f32), plus a layout naming each entry and its shape. Copying a state forks a
 // conversation; models check that a state's layout is theirs before using it. The layout is built
 // by each architecture from its dimensions, so two states are compatible iff their layouts are equal.

@@ -1,5 +1,5 @@
 // rwkv/io/ggmf_rwkv.hpp — the tensors of an rwkv.cpp model file under the official checkpoint
-// names and shapes (arch-spec.md §5.1), so the models load them like a .pth.
+// names and shapes (docs/spec/rwkv.md §5.1), so the models load them like a .pth.
 //
 // rwkv.cpp's converter keeps the official names but reshapes and precomputes some tensors; what it
 // did, per architecture (detected from the names as rwkv.cpp does), and what is undone here

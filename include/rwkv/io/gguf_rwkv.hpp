@@ -1,5 +1,5 @@
 // rwkv/io/gguf_rwkv.hpp — the tensors of a llama.cpp RWKV GGUF file under the official checkpoint
-// names and shapes (arch-spec.md §5.1), so the models load them like a .pth.
+// names and shapes (docs/spec/rwkv.md §5.1), so the models load them like a .pth.
 //
 // What llama.cpp's converter did, and what is undone here (docs/formats.md, GGUF section):
 //   * dimensions are stored innermost first: they are reversed back to PyTorch order;

@@ -3,7 +3,7 @@
 //   b = LN(x; ln2);  prev = token shift of b;  x_k, x_r = lerp(b, prev, μ_k / μ_r)
 //   x ← x + [σ(W_r x_r) ⊙] W_v relu²(W_k x_k)            (the receptance gate: RWKV-4, 5, 6)
 //
-// Versions differ only in the lerp convention (spec §6 item 5) and whether the gate exists.
+// Versions differ only in the lerp convention (docs/spec/rwkv.md §6 item 5) and whether the gate exists.
 #pragma once
 
 #include <span>

@@ -1,6 +1,6 @@
 // rwkv/models/detect.hpp — which architecture a checkpoint holds, from its tensor names alone.
 //
-// Order-independent version of the official detection (arch-spec §1.4, "recommended logic"):
+// Order-independent version of the official detection (docs/spec/rwkv.md §1.4, "recommended logic"):
 //   blocks.0.att.k_k / r_k / x_r           → RWKV-7
 //   blocks.0.att.time_maa_x                → RWKV-6, or GoldFinch when w_kv_cache_a / time_value2 exist
 //   blocks.0.att.ln_x.weight               → RWKV-5.x

@@ -1,6 +1,6 @@
 // rwkv/models/embedding.hpp — EmbeddingRWKV (text embeddings) and its state-based RWKV-Reranker.
 //
-// Spec: shared embedding-rwkv-spec.md; reference: the `rwkv_emb` package (howard-hou/EmbeddingRWKV,
+// Spec: docs/spec/embedding.md; reference: the `rwkv_emb` package (howard-hou/EmbeddingRWKV,
 // package/src/rwkv_emb/model.py). docs/architectures/embedding.md explains the model and its quirks.
 //
 //   embedding model  = RWKV-7 backbone ("rwkv.*", run by rwkv7::model itself, no LM head)
@@ -107,7 +107,7 @@ inline float cosine_similarity(std::span<const float> a, std::span<const float> 
     return static_cast<float>(ab / (na * nb));
 }
 
-// The state in the package's two-tensor layout (spec §5, batch of one squeezed): state[0]
+// The state in the package's two-tensor layout (docs/spec/embedding.md §5, batch of one squeezed): state[0]
 // [L, 2, C] (index 0 = att.x_prev, 1 = ffn.x_prev) followed by state[1] [L, H, N, N]. Our state is
 // the official per-layer list [att.x_prev, att.kv, ffn.x_prev]; these convert between the two.
 inline std::vector<float> to_package_layout(const state& st) {
@@ -312,7 +312,7 @@ public:
 
     // The embedding [C] of `tokens` run from `st` (updated): pool, then the task head. Streaming:
     // only this call's EOS positions are pooled, so feeding a text in chunks gives the one-shot
-    // embedding when all its EOS tokens are in the last chunk (spec §4).
+    // embedding when all its EOS tokens are in the last chunk (docs/spec/embedding.md §4).
     void embed(std::span<const std::int32_t> tokens, state_type& st, workspace& ws, std::span<float> out,
                task t = task::retrieval, pooling how = pooling::eos_mean) const {
         pool(tokens, st, ws, out, how);

@@ -2,7 +2,7 @@
 // 16×-compressed key cache rebuilt from the token embeddings.
 //
 // Paper: "GoldFinch: High Performance RWKV/Transformer Hybrid with Linear Pre-Fill and Extreme
-// KV-Cache Compression", arXiv 2407.12077. Spec: shared goldfinch-spec.md (§ numbers below).
+// KV-Cache Compression", arXiv 2407.12077. Spec: docs/spec/goldfinch.md (§ numbers below).
 //
 //   x = LN0(E[tok])                                   e_t, kept as the "original embedding" stream
 //   blocks 0 … n_c2−1:   x += FinchC2(LN1 x); x += CMix6(LN2 x)         (recurrent, §2)
@@ -119,7 +119,7 @@ struct config {
     std::size_t rank_mix = 0, rank_decay = 0, rank_v2 = 0;           // Finch-C2 LoRA ranks
     std::size_t rank_q = 0, rank_kv = 0, rank_key = 0, rank_value = 0;  // GOLD LoRA ranks (kv: per target)
     std::size_t max_context = 0;
-    dtype cache_dtype = dtype::f32;  // the precision policy's weight type (contracts.md, "GoldFinch cache")
+    dtype cache_dtype = dtype::f32;  // the precision policy's weight type (docs/contracts.md, "GoldFinch cache")
     bool use_v2 = true, use_one_minus_w = true;
     std::size_t max_rank() const {
         return std::max({5 * rank_mix, rank_decay, rank_v2, rank_q, 2 * rank_kv, rank_key, rank_value});
@@ -268,7 +268,7 @@ private:
 
     // When only the last row is read, GOLD blocks run on the last W = 2·n_g + 1 rows only, from zero
     // GOLD shift states: each GOLD block looks one row back twice (query and channel-mix shifts), so
-    // the last row and the final shift states are exactly those of a full run (spec §5.2).
+    // the last row and the final shift states are exactly those of a full run (docs/spec/goldfinch.md §5.2).
     void begin_chunk(ops::token_ids<Backend> tokens, const agent_batch<space>& agents, workspace_type& ws,
                      bool all_rows) const {
         state_type& st = agents[0];

@@ -5,7 +5,7 @@
 //     already stores that type, suitably aligned; converted into an owned buffer otherwise)
 //   * vectors and small tensors as std::span<const float>, with values rounded as P stores them
 //     (docs/contracts.md: "--precision bf16 stores only the checkpoint's own tensors in bf16").
-// A bf16 checkpoint under the f32 policy is upcast exactly (spec §6 item 15: upcast first).
+// A bf16 checkpoint under the f32 policy is upcast exactly (docs/spec/rwkv.md §6 item 15: upcast first).
 // Every shape is checked; errors name the file, the tensor, the expected and the found shape.
 //
 // Weights are made on the host (checked, converted, transformed) and, for a model whose backend
@@ -85,7 +85,7 @@ public:
     // The shape of a tensor as stored.
     std::vector<std::int64_t> shape(std::string_view name) const { return entry(name).shape; }
 
-    // A per-channel vector of n elements: shapes [n], [1, n], [1, 1, n] (squeezed, spec §1.2).
+    // A per-channel vector of n elements: shapes [n], [1, n], [1, 1, n] (squeezed, docs/spec/rwkv.md §1.2).
     vector_type vector(std::string_view name, std::size_t n) const { return to_space(host_vector(name, n)); }
 
     // The same in host memory, for load-time transforms (derive) and folds.
@@ -376,7 +376,7 @@ private:
 
 namespace rwkv {
 
-// L = 1 + the largest i among keys "blocks.{i}.…" (spec §1.1); every block must then have ln1.
+// L = 1 + the largest i among keys "blocks.{i}.…" (docs/spec/rwkv.md §1.1); every block must then have ln1.
 inline std::size_t count_layers(const io::tensor_file& f) {
     std::size_t max_index = 0;
     bool any = false;

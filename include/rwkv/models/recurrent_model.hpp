@@ -1,4 +1,4 @@
-// rwkv/models/recurrent_model.hpp — the skeleton every RWKV version shares (arch-spec §1.3):
+// rwkv/models/recurrent_model.hpp — the skeleton every RWKV version shares (docs/spec/rwkv.md §1.3):
 //
 //   x = E[token]                           (emb with ln0 folded in at load, f32)
 //   for each block i:  time mix, then channel mix     ← the architecture's own code

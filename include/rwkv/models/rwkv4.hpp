@@ -1,7 +1,7 @@
 // rwkv/models/rwkv4.hpp — RWKV-4 (the "Pile", "Raven" and "World" v4 models).
 //
 // Paper: "RWKV: Reinventing RNNs for the Transformer Era", arXiv 2305.13048.
-// Spec:  shared arch-spec §2 (tensors, load-time transforms, per-token math, state, sequence mode).
+// Spec:  docs/spec/rwkv.md §2 (tensors, load-time transforms, per-token math, state, sequence mode).
 // The per-channel WKV with its (aa, bb, pp) state is ops::wkv4; the rest is the shared skeleton.
 #pragma once
 

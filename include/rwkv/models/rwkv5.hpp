@@ -2,7 +2,7 @@
 // pre-release RWKV-5 layout (rwkv.cpp's "5.1", ChatRWKV's "v5"/"v5.1").
 //
 // Paper: "Eagle and Finch: RWKV with Matrix-Valued States and Dynamic Recurrence", arXiv 2404.05892.
-// Spec:  shared arch-spec §3. What changed from RWKV-4: the per-channel scalar WKV became a matrix
+// Spec:  docs/spec/rwkv.md §3. What changed from RWKV-4: the per-channel scalar WKV became a matrix
 // state per head (ops::wkv6 with a time-invariant decay), a SiLU output gate, and a GroupNorm
 // (ln_x, eps 64e-5) on the heads' outputs. Token shift and channel mix are RWKV-4's.
 // Pre-release (docs/architectures/rwkv5.md): one decay and one bonus per head, the bonus

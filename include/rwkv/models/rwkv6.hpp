@@ -1,7 +1,7 @@
 // rwkv/models/rwkv6.hpp — RWKV-6 "Finch" (architecture 6.0 / x060).
 //
 // Paper: "Eagle and Finch: RWKV with Matrix-Valued States and Dynamic Recurrence", arXiv 2404.05892.
-// Spec:  shared arch-spec §4. What changed from RWKV-5.2: the token shift became data-dependent
+// Spec:  docs/spec/rwkv.md §4. What changed from RWKV-5.2: the token shift became data-dependent
 // (ddlerp: a 5-way LoRA adds a per-token offset to each lerp coefficient, and μ now weights the
 // PREVIOUS token), and the decay became data-dependent (a LoRA on top of time_decay, per token).
 // The WKV is RWKV-5.2's (ops::wkv6), now fed a [T, C] decay; the channel mix uses the v6 lerp.

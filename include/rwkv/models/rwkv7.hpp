@@ -1,7 +1,7 @@
 // rwkv/models/rwkv7.hpp — RWKV-7 "Goose" (architecture x070).
 //
 // Paper: "RWKV-7 Goose with Expressive Dynamic State Evolution", arXiv 2503.14456.
-// Spec:  shared arch-spec §5 (tensors, load-time transforms, per-token math, state, sequence mode).
+// Spec:  docs/spec/rwkv.md §5 (tensors, load-time transforms, per-token math, state, sequence mode).
 // The block below reads top to bottom like §5.3; docs/architectures/rwkv7.md maps each line to the
 // paper. Every op is a template over the backend; this file holds no kernels.
 #pragma once
@@ -41,7 +41,7 @@
 
 namespace rwkv::rwkv7 {
 
-// Dimensions, all read from tensor shapes (spec §1.1: never from formulas).
+// Dimensions, all read from tensor shapes (docs/spec/rwkv.md §1.1: never from formulas).
 struct config {
     std::size_t n_vocab = 0;    // V: emb.weight rows
     std::size_t n_embd = 0;     // C
@@ -121,7 +121,7 @@ struct basic_workspace : workspace_base<Space> {
 
 using workspace = basic_workspace<host_space>;
 
-// e^(−1/2), written as the reference does (spec §6 item 16); ops::fn::rwkv7_decay applies it.
+// e^(−1/2), written as the reference does (docs/spec/rwkv.md §6 item 16); ops::fn::rwkv7_decay applies it.
 inline constexpr float decay_scale = ops::fn::rwkv7_decay::scale;
 
 template <backend Backend = backends::reference, precision::policy Precision = precision::f32>
@@ -155,7 +155,7 @@ private:
     using base::store_;
     std::vector<block_weights<weight_type, space>> blocks_;
 
-    // Time mix of block i, arch-spec §5.3 (paper §4: "RWKV-7 time mixing").
+    // Time mix of block i, docs/spec/rwkv.md §5.3 (paper §4: "RWKV-7 time mixing").
     void time_mix(std::size_t i, const agent_batch<space>& agents, workspace_type& ws, std::size_t T) const {
         const Backend& be = backend_;
         const auto& p = blocks_[i];

@@ -1,4 +1,4 @@
-// rwkv/ops/cache.hpp — a growing context cache (GoldFinch's compressed keys, goldfinch-spec §3.1)
+// rwkv/ops/cache.hpp — a growing context cache (GoldFinch's compressed keys, docs/spec/goldfinch.md §3.1)
 // written and read as ops, so that it can live in the backend's memory space with the state.
 //
 // The cache keeps one row of `cache_width` values per past token in the state's cache dtype (f32,

@@ -1,7 +1,7 @@
 // rwkv/ops/channel_mix.hpp — the squared-ReLU feed-forward block shared by every version.
 //
-//   RWKV-4, 5, 6 (spec §2.3, §4.3):  out = σ(W_r xr) ⊙ (W_v relu²(W_k xk))
-//   RWKV-7 (spec §5.3):              out = W_v relu²(W_k xk)        (no receptance)
+//   RWKV-4, 5, 6 (docs/spec/rwkv.md §2.3, §4.3):  out = σ(W_r xr) ⊙ (W_v relu²(W_k xk))
+//   RWKV-7 (docs/spec/rwkv.md §5.3):              out = W_v relu²(W_k xk)        (no receptance)
 // The caller builds xk and xr with the version's token-shift convention.
 #pragma once
 

@@ -1,5 +1,5 @@
 // rwkv/ops/ddlerp.hpp — RWKV-6's data-dependent token shift ("ddlerp", Eagle/Finch paper §5;
-// arch-spec §4.3), shared by RWKV-6, GoldFinch's Finch-C2 and GOLD query blocks:
+// docs/spec/rwkv.md §4.3), shared by RWKV-6, GoldFinch's Finch-C2 and GOLD query blocks:
 //
 //   d   = prev − a
 //   h   = tanh((a + d ⊙ μ_x) · W1)                 W1: [C, K·D]  (K targets, rank D each)

@@ -1,4 +1,4 @@
-// rwkv/ops/embedding.hpp — x[t] = E[token[t]] (the table already has ln0 folded in, spec §1.3).
+// rwkv/ops/embedding.hpp — x[t] = E[token[t]] (the table already has ln0 folded in, docs/spec/rwkv.md §1.3).
 #pragma once
 
 #include <cassert>

@@ -6,7 +6,7 @@
 // same operator() run in a host loop and on a device. The arguments come in the order the inputs
 // are passed to ops::map, and each expression is the one the reference computes, operand for
 // operand (float arithmetic does not reassociate: the goldens and the batch tests compare bits).
-// Section numbers are the shared arch-spec's unless another document is named.
+// Section numbers are docs/spec/rwkv.md's unless another document is named.
 #pragma once
 
 #include "rwkv/core/host_device.hpp"
@@ -16,12 +16,13 @@ namespace rwkv::ops::fn {
 
 // ---- arithmetic -------------------------------------------------------------------------------
 
-// a + b: residuals x ← x + dx (§2.3–§5.3), K̃ and k¹ (goldfinch-spec §3.1, §3.2), p + MLP(p) (embedding spec §3.5).
+// a + b: residuals x ← x + dx (§2.3–§5.3), K̃ and k¹ (docs/spec/goldfinch.md §3.1, §3.2),
+// p + MLP(p) (docs/spec/embedding.md §3.5).
 struct add {
     RWKV_HOST_DEVICE float operator()(float a, float b) const noexcept { return a + b; }
 };
 
-// a + b + c, left to right: GoldFinch's y + v2 + LoRA(v2) (goldfinch-spec §2.1).
+// a + b + c, left to right: GoldFinch's y + v2 + LoRA(v2) (docs/spec/goldfinch.md §2.1).
 struct add3 {
     RWKV_HOST_DEVICE float operator()(float a, float b, float c) const noexcept { return a + b + c; }
 };
@@ -46,7 +47,7 @@ struct copy {
     RWKV_HOST_DEVICE float operator()(float a) const noexcept { return a; }
 };
 
-// 0: GoldFinch's zero row, ô_{−1} = K̃_{−1} = 0 before position 0 (goldfinch-spec §3.2).
+// 0: GoldFinch's zero row, ô_{−1} = K̃_{−1} = 0 before position 0 (docs/spec/goldfinch.md §3.2).
 struct zero {
     RWKV_HOST_DEVICE float operator()() const noexcept { return 0.0f; }
 };
@@ -68,17 +69,17 @@ struct relu_squared {
     RWKV_HOST_DEVICE float operator()(float x) const noexcept { return ops::relu_squared(x); }
 };
 
-// max(x, 0): the embedding task head's fc1 activation (embedding spec §3.5).
+// max(x, 0): the embedding task head's fc1 activation (docs/spec/embedding.md §3.5).
 struct relu {
     RWKV_HOST_DEVICE float operator()(float x) const noexcept { return x > 0.0f ? x : 0.0f; }
 };
 
-// tanh(x): the tanh LoRAs (§1.2, §4.3, §5.3); GoldFinch's z = tanh(u G1) (goldfinch-spec §3.2).
+// tanh(x): the tanh LoRAs (§1.2, §4.3, §5.3); GoldFinch's z = tanh(u G1) (docs/spec/goldfinch.md §3.2).
 struct tanh {
     RWKV_HOST_DEVICE float operator()(float x) const noexcept { return math::tanh(x); }
 };
 
-// tanh(x + b): the reranker's hidden layer tanh(W0 y + b0) (embedding spec §6.4).
+// tanh(x + b): the reranker's hidden layer tanh(W0 y + b0) (docs/spec/embedding.md §6.4).
 struct tanh_of_sum {
     RWKV_HOST_DEVICE float operator()(float x, float b) const noexcept { return math::tanh(x + b); }
 };
@@ -105,7 +106,7 @@ struct lerp_current {
     RWKV_HOST_DEVICE float operator()(float a, float p, float mu) const noexcept { return a * mu + p * (1.0f - mu); }
 };
 
-// a + (p − a) · (μ + lora): GoldFinch's cache lerps k⁰ and v⁰ (goldfinch-spec §3.2).
+// a + (p − a) · (μ + lora): GoldFinch's cache lerps k⁰ and v⁰ (docs/spec/goldfinch.md §3.2).
 struct lerp_previous_lora {
     RWKV_HOST_DEVICE float operator()(float a, float p, float mu, float lora) const noexcept {
         return a + (p - a) * (mu + lora);
@@ -126,7 +127,7 @@ struct lerp_delta_lora {
 
 // ---- decays and keys --------------------------------------------------------------------------
 
-// exp(−exp(w0 + lora)): RWKV-6's data-dependent decay (§4.3), GoldFinch's (goldfinch-spec §2.1).
+// exp(−exp(w0 + lora)): RWKV-6's data-dependent decay (§4.3), GoldFinch's (docs/spec/goldfinch.md §2.1).
 struct rwkv6_decay {
     RWKV_HOST_DEVICE float operator()(float lora, float w0) const noexcept {
         return math::exp(-math::exp(w0 + lora));
@@ -142,7 +143,7 @@ struct rwkv7_decay {
     }
 };
 
-// k · (1 − w): GoldFinch's key scaled by one minus the decay (goldfinch-spec §2.1, use_one_minus_w).
+// k · (1 − w): GoldFinch's key scaled by one minus the decay (docs/spec/goldfinch.md §2.1, use_one_minus_w).
 struct scale_by_one_minus {
     RWKV_HOST_DEVICE float operator()(float k, float w) const noexcept { return k * (1.0f - w); }
 };

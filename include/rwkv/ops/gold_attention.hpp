@@ -1,9 +1,9 @@
 // rwkv/ops/gold_attention.hpp — GOLD attention: causal multi-head softmax attention of the newest
-// queries over the whole context (GoldFinch, arXiv 2407.12077; goldfinch-spec §3.2).
+// queries over the whole context (GoldFinch, arXiv 2407.12077; docs/spec/goldfinch.md §3.2).
 //
 // Queries are the LAST Tq positions of a context of Nk positions, so query i sits at absolute
 // position p = Nk − Tq + i and sees keys 0 … p: the bottom-right aligned causal mask (the official
-// code's upper-left mask is only right when the cache was empty, spec §3.2). Per head h:
+// code's upper-left mask is only right when the cache was empty, docs/spec/goldfinch.md §3.2). Per head h:
 //   o_h = Σ_{j ≤ p} softmax_j(q_h · k_{j,h} / √N) v_{j,h}
 // No positional encoding. N (the head size) is a compile-time parameter.
 #pragma once

@@ -1,4 +1,4 @@
-// rwkv/ops/linear.hpp — the two matrix products of every RWKV block (arch-spec §1.2).
+// rwkv/ops/linear.hpp — the two matrix products of every RWKV block (docs/spec/rwkv.md §1.2).
 //
 //   linear:  y = W x     for nn.Linear weights stored [out, in]   (receptance, key, value, output,
 //                        gate, head, ffn.*) — one token is a matvec, T tokens a matmul

@@ -1,4 +1,4 @@
-// rwkv/ops/lora.hpp — low-rank projections: out = f(x · A) · B (arch-spec §1.2).
+// rwkv/ops/lora.hpp — low-rank projections: out = f(x · A) · B (docs/spec/rwkv.md §1.2).
 //
 // RWKV-6 and RWKV-7 compute their data-dependent quantities through rank-D bottlenecks:
 //   RWKV-6: ddlerp  tanh(z · time_maa_w1) · time_maa_w2[f],  decay tanh(x · time_decay_w1) · time_decay_w2

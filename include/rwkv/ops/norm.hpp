@@ -1,9 +1,11 @@
-// rwkv/ops/norm.hpp — LayerNorm, GroupNorm and per-group L2 normalisation (arch-spec §1.2).
+// rwkv/ops/norm.hpp — LayerNorm, GroupNorm and per-group L2 normalisation (docs/spec/rwkv.md §1.2).
 //
 //   LN(x)  = (x − mean) / sqrt(var + eps) · γ + β     over all C channels, biased variance, eps 1e-5
-//   GN_H(x): the same per group of C/H contiguous channels, eps 64e-5 for every ln_x (spec §6 item 2)
+//   GN_H(x): the same per group of C/H contiguous channels, eps 64e-5 for every ln_x
+//            (docs/spec/rwkv.md §6 item 2)
 //   normalize(x) = x / max(‖x‖₂, 1e-12) per group       (RWKV-7's removal key κ̂, torch F.normalize)
-//   RMS(x) = x / (‖x‖₂/√n + 1e-8), no weight            (GoldFinch, goldfinch-spec §1.1: eps outside the root)
+//   RMS(x) = x / (‖x‖₂/√n + 1e-8), no weight            (GoldFinch, docs/spec/goldfinch.md §1.1:
+//                                                        eps outside the root)
 #pragma once
 
 #include <cassert>
@@ -18,7 +20,7 @@
 namespace rwkv::ops {
 
 inline constexpr float layer_norm_eps = 1e-5f;
-inline constexpr float group_norm_eps = 64e-5f;  // = 1e-5 · head_size_divisor² (8²), spec §3.3
+inline constexpr float group_norm_eps = 64e-5f;  // = 1e-5 · head_size_divisor² (8²), docs/spec/rwkv.md §3.3
 inline constexpr float l2_norm_eps = 1e-12f;
 inline constexpr float rms_norm_eps = 1e-8f;
 

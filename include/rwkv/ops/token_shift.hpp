@@ -1,8 +1,8 @@
 // rwkv/ops/token_shift.hpp — token shift: every token sees the previous token's LayerNorm output.
 //
-// For T tokens a[0..T) and the stored sx (the last token of the previous call, spec §1.3):
+// For T tokens a[0..T) and the stored sx (the last token of the previous call, docs/spec/rwkv.md §1.3):
 //   prev[0] = sx,  prev[t] = a[t−1];  afterwards sx ← a[T−1].
-// Two lerp conventions mix a with prev (spec §6 item 5 — they round differently, use each as is):
+// Two lerp conventions mix a with prev (docs/spec/rwkv.md §6 item 5 — they round differently, use each as is):
 //   mix_current  (RWKV-4, 5):  a⊙μ + prev⊙(1−μ)          μ weights the current token
 //   mix_previous (RWKV-6, 7):  a + (prev − a)⊙μ           μ weights the previous token
 // RWKV-6's data-dependent lerp (ddlerp) is mix_previous with μ + LoRA(·) as the coefficient matrix.

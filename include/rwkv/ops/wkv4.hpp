@@ -1,6 +1,6 @@
 // rwkv/ops/wkv4.hpp — RWKV-4's WKV: a per-channel, exponentially decaying weighted average of past
 // values, kept numerically stable by a running maximum (RWKV-4 paper, arXiv 2305.13048, eq. 14–16;
-// arch-spec §2.3).
+// docs/spec/rwkv.md §2.3).
 //
 // The state (aa, bb, pp) stands for 𝒜 = aa·e^pp and ℬ = bb·e^pp, with
 //   𝒜_t = e^w 𝒜_{t−1} + e^{k_t} v_t,   ℬ_t = e^w ℬ_{t−1} + e^{k_t}        (w = −exp(time_decay) < 0)

@@ -1,6 +1,6 @@
 // rwkv/ops/wkv6.hpp — the WKV of RWKV-5.2 "Eagle" and RWKV-6 "Finch": a matrix-valued state per
 // head with a per-channel decay and a bonus u for the current token (Eagle/Finch paper,
-// arXiv 2404.05892, §4–5; arch-spec §3.3 and §4.3).
+// arXiv 2404.05892, §4–5; docs/spec/rwkv.md §3.3 and §4.3).
 //
 // Per head h, with S ∈ ℝ^{N×N} indexed S[key i][value j] (the official v5/v6 orientation):
 //   y_t[j]  = Σ_i r_t[i] · (u[i] k_t[i] v_t[j] + S[i][j])        (the OLD state, plus the bonus)

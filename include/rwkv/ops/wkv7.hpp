@@ -1,5 +1,5 @@
 // rwkv/ops/wkv7.hpp — RWKV-7's WKV: a matrix-valued state per head, data-dependent decay and the
-// generalized delta rule (RWKV-7 paper, arXiv 2503.14456, eq. for S_t; arch-spec §5.3).
+// generalized delta rule (RWKV-7 paper, arXiv 2503.14456, eq. for S_t; docs/spec/rwkv.md §5.3).
 //
 // Per head h, with S ∈ ℝ^{N×N} indexed S[value i][key j] (the official orientation):
 //   S_t = S_{t−1} · (diag(w_t) + a_t b_tᵀ) + v_t k_tᵀ          (a = −κ̂, b = κ̂ ⊙ α)
@@ -55,7 +55,7 @@ void wkv7(const Backend& be, const state_slots& state, const_activations<Backend
     }
 }
 
-// RWKV-7's bonus, added after GroupNorm (spec §5.3): per head, y_h += (Σ_j r_j k_j ρ_j) · v_h,
+// RWKV-7's bonus, added after GroupNorm (docs/spec/rwkv.md §5.3): per head, y_h += (Σ_j r_j k_j ρ_j) · v_h,
 // with ρ = att.r_k flattened to [H·N]. Generic over the head size at run time (it is not a scan).
 template <class Backend>
 struct wkv7_bonus_kernel {

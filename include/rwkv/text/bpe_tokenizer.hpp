@@ -1,5 +1,5 @@
 // rwkv/text/bpe_tokenizer.hpp — the GPT-NeoX 20B byte-level BPE tokenizer of the RWKV-4 Pile/Raven
-// models, read from a Hugging Face `tokenizer.json` (arch-spec.md §7.2).
+// models, read from a Hugging Face `tokenizer.json` (docs/spec/rwkv.md §7.2).
 //
 // Supported configuration (exactly what 20B_tokenizer.json uses; anything else is rejected with
 // rwkv::unsupported_error naming the field): model.type "BPE" with a vocab map and merges written

@@ -1,7 +1,7 @@
 // rwkv/text/byte_tokenizer.hpp — the byte-level tokenizer of the project's small demo models.
 //
 // Token id = byte value (0..255), vocabulary size 256. It has the same encode/decode/token_bytes/
-// vocab_size shape as the World tokenizer (arch-spec.md §7.1) so the two are interchangeable through
+// vocab_size shape as the World tokenizer (docs/spec/rwkv.md §7.1) so the two are interchangeable through
 // any_tokenizer (tokenizer.hpp), but it has no end-of-text token: id 0 is the NUL byte and decodes
 // to "\0", like every other id decodes to its byte.
 #pragma once

@@ -1,4 +1,4 @@
-// rwkv/text/tokenizer.hpp — any_tokenizer: the World tokenizer (arch-spec.md §7.1), the GPT-NeoX
+// rwkv/text/tokenizer.hpp — any_tokenizer: the World tokenizer (docs/spec/rwkv.md §7.1), the GPT-NeoX
 // 20B BPE (§7.2, RWKV-4 Pile models) or the byte-level tokenizer of the demo models, behind one
 // value type.
 //

@@ -1,5 +1,5 @@
 // rwkv/text/unicode.hpp — the Unicode services the GPT-NeoX byte-level BPE tokenizer needs
-// (arch-spec.md §7.2): NFC normalisation, the character classes of the GPT-2 split regex, and
+// (docs/spec/rwkv.md §7.2): NFC normalisation, the character classes of the GPT-2 split regex, and
 // UTF-8 validation that reports where the input goes wrong.
 //
 // The tables come from utf8proc (Debian libutf8proc-dev, link with -lutf8proc), as docs/contracts.md

@@ -1,7 +1,7 @@
 // rwkv/text/utf8.hpp — strict UTF-8 validation, UTF-8 encoding of a code point, and a streaming
 // decoder that holds back incomplete characters.
 //
-// arch-spec.md §7.1 "Decoding": tokenizers return raw token bytes, and a token can end in the middle
+// docs/spec/rwkv.md §7.1 "Decoding": tokenizers return raw token bytes, and a token can end in the middle
 // of a multi-byte character. Code that prints while generating pushes each token's bytes through a
 // utf8_stream_decoder, which only releases complete characters and replaces bytes that can never
 // become valid with U+FFFD, one per maximal invalid subpart (Unicode §3.9 "U+FFFD Substitution of

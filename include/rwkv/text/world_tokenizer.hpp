@@ -1,4 +1,4 @@
-// rwkv/text/world_tokenizer.hpp — the RWKV "World" tokenizer (arch-spec.md §7.1).
+// rwkv/text/world_tokenizer.hpp — the RWKV "World" tokenizer (docs/spec/rwkv.md §7.1).
 //
 // Vocabulary: rwkv_vocab_v20230424.txt, one token per line, `<id> <literal> <nbytes>`, where the
 // literal is a Python str literal (its UTF-8 encoding is the token) or a bytes literal b'…' (raw

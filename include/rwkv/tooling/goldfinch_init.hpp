@@ -1,6 +1,6 @@
 // rwkv/tooling/goldfinch_init.hpp — random-weight GoldFinch checkpoints at any shape.
 //
-// Tensor names, shapes and order are the official Transformer state_dict (goldfinch-spec §4; the
+// Tensor names, shapes and order are the official Transformer state_dict (docs/spec/goldfinch.md §4; the
 // golden goldfinch-c128-l3 list): Finch-C2 blocks 0 … n_c2−1 and GOLD blocks above them with the
 // released defaults inv_other_layer_ratio 3 (n_c2 = ⌊L·2/3⌋, so L ≥ 2), kv_cache_compression_ratio
 // 16 (c = C/16), use_v2 = use_one_minus_w = 1, LoRA ranks 32 (ddlerp, query, kv), 64 (decay, v2)

@@ -96,7 +96,7 @@ inline std::map<std::string, std::string> init_metadata(const init_options& o) {
     if (o.arch == architecture::goldfinch) {
         md["inv_other_layer_ratio"] = std::to_string(goldfinch::init_layer_ratio);
         md["kv_cache_compression_ratio"] = std::to_string(goldfinch::init_compression_ratio);
-        md["config"] = goldfinch::config_json(o).dump();  // the official {"model": {...}} (contracts.md)
+        md["config"] = goldfinch::config_json(o).dump();  // the official {"model": {...}} (docs/contracts.md)
     }
     return md;
 }

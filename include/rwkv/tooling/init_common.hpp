@@ -2,7 +2,7 @@
 // shares: the options, the output tensor type, and a builder that draws each tensor from one PCG32
 // stream in the order it is added.
 //
-// The magnitude recipe is the golden one (shared MANIFEST.md, "How the random weights were made"),
+// The magnitude recipe is the golden one (docs/architectures/init.md, "Magnitudes"),
 // with uniform draws: a [rows, cols] projection has entries of std gain/√fan_in (the scale of an
 // orthogonal matrix of that gain), so unit-scale inputs give outputs of std ≈ gain; LayerNorm
 // weights ≈ 1, token-shift lerp coefficients across (0, 1), the embedding uniform(±1) and the head
@@ -40,7 +40,7 @@ struct init_options {
 };
 
 // The training code's FFN width: 4·C for RWKV-4 and RWKV-7; int(3.5·C)//32·32 for RWKV-5.2, RWKV-6
-// and GoldFinch (arch-spec §1.3, MANIFEST.md).
+// and GoldFinch (docs/spec/rwkv.md §1.3; docs/architectures/init.md).
 inline std::size_t default_dim_ffn(architecture arch, std::size_t C) {
     if (arch == architecture::rwkv4 || arch == architecture::rwkv7) return 4 * C;
     return 7 * C / 2 / 32 * 32;

@@ -1,6 +1,6 @@
 // rwkv/tooling/rwkv4_init.hpp — random-weight RWKV-4 checkpoints at any shape.
 //
-// Tensor names, shapes and order are the official training layout (RWKV-LM RWKV-v4neo, arch-spec §2.1;
+// Tensor names, shapes and order are the official training layout (RWKV-LM RWKV-v4neo, docs/spec/rwkv.md §2.1;
 // the golden v4-c128-l2 list). Magnitudes follow init_common.hpp; the time-mixing parameters:
 //   time_decay ∈ [−5, 3]   the official init's range: per-token decay exp(−exp(d)) from ~0.993 to ~0
 //   time_first ∈ [−1.5, 0.5] the log-bonus of the current token (official: log 0.3 ± 0.5)

@@ -1,7 +1,7 @@
 // rwkv/tooling/rwkv5_init.hpp — random-weight RWKV-5.2 ("Eagle") checkpoints at any shape.
 //
 // Tensor names, shapes and order are the official training layout (RWKV-LM RWKV-v5 RWKV_Tmix_x052,
-// arch-spec §3.1; the golden v5-c128-l2 list): time_decay and time_faaaa are [H, N], which is what
+// docs/spec/rwkv.md §3.1; the golden v5-c128-l2 list): time_decay and time_faaaa are [H, N], which is what
 // tells 5.2 from 5.0/5.1. Magnitudes follow init_common.hpp; time_decay (log-log, per-token decay
 // exp(−exp(d)) from ~0.37 to ~0.9997) and the bonus time_faaaa are the builder's, shared with RWKV-6.
 // Use rwkv/tooling/init.hpp, which validates the options, rather than calling this directly.

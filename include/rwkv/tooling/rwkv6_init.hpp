@@ -1,8 +1,8 @@
 // rwkv/tooling/rwkv6_init.hpp — random-weight RWKV-6 ("Finch", x060) checkpoints at any shape.
 //
 // Tensor names, shapes and order are the official training layout (RWKV-LM RWKV-v5 RWKV_Tmix_x060,
-// arch-spec §4.1; the golden v6-c128-l2 list). LoRA ranks are the released ones: D_mix 32 and
-// D_dec 64, or 64 and 128 from C = 4096 (arch-spec §4.1, §8). Magnitudes follow init_common.hpp;
+// docs/spec/rwkv.md §4.1; the golden v6-c128-l2 list). LoRA ranks are the released ones: D_mix 32 and
+// D_dec 64, or 64 and 128 from C = 4096 (docs/spec/rwkv.md §4.1, §8). Magnitudes follow init_common.hpp;
 // the ddlerp offsets tanh(·)·time_maa_w2 are ~0.2, the decay LoRA moves log-log decays by ~0.6.
 // Use rwkv/tooling/init.hpp, which validates the options, rather than calling this directly.
 #pragma once

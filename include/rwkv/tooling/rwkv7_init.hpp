@@ -1,9 +1,9 @@
 // rwkv/tooling/rwkv7_init.hpp — random-weight RWKV-7 checkpoints at any shape.
 //
 // For demos, tests and benchmarks that need no download. Tensor names and shapes are the official
-// training layout (arch-spec §5.1); LoRA ranks follow the released models of that width (§8) and
-// the training code's formula elsewhere. Magnitudes mimic a trained model (the golden recipe of
-// MANIFEST.md): unit-gain projections, decays from fast to very slow, logits of std ≈ 2.5.
+// training layout (docs/spec/rwkv.md §5.1); LoRA ranks follow the released models of that width (§8) and
+// the training code's formula elsewhere. Magnitudes mimic a trained model (the golden recipe,
+// docs/architectures/init.md): unit-gain projections, decays from fast to very slow, logits of std ≈ 2.5.
 // rwkv/tooling/init.hpp is the entry point for every architecture; the shared pieces (norms, lerp
 // coefficients, channel mix, embedding and head) are init_common.hpp's builder.
 #pragma once

@@ -1,4 +1,4 @@
-// Reference RWKV-4 WKV: the official max-shifted recurrence (arch-spec §2.3), per channel, in double.
+// Reference RWKV-4 WKV: the official max-shifted recurrence (docs/spec/rwkv.md §2.3), per channel, in double.
 #pragma once
 
 #include <algorithm>

@@ -1,5 +1,5 @@
 // Reference RWKV-7 WKV: the sequential scan of the generalized delta rule, exactly as written in
-// ops/wkv7.hpp (arch-spec §5.3 and §5.5: the official CPU and CUDA paths are this same scan).
+// ops/wkv7.hpp (docs/spec/rwkv.md §5.3 and §5.5: the official CPU and CUDA paths are this same scan).
 #pragma once
 
 #include "rwkv/ops/wkv7.hpp"
