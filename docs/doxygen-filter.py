@@ -7,10 +7,10 @@ sources. Every line stays on its line (the reference's "Definition at line N" st
 pages show the real text, FILTER_SOURCE_FILES = NO):
 
 * the comment block that opens a file becomes the file's description (/// ... \\file);
-* a whole-line // comment at namespace or class level (indented 0 or 4) becomes ///, so it
-  documents the declaration below it; separator lines (// ---- x ----) and comments before a
-  `namespace` line stay plain;
-* a // comment after a member or an enumerator (after ; or ,) becomes ///<;
+* a whole-line // comment at namespace level (unindented) or in a class body (indented 4) becomes
+  ///, so it documents the declaration below it; separator lines (// ---- x ----), comments before
+  a `namespace` line and comments inside function bodies stay plain;
+* a // comment after a member or an enumerator (after ; or ,) at those levels becomes ///<;
 * in the converted text, outside `code spans`, the characters Doxygen would read as commands or
   HTML (backslash, @, <, >, #, ::) are escaped, so prose such as "\\xHH" or "<prefix>" prints as written;
 * two C++20 constructs Doxygen 1.9's parser misreads are hidden from it: a trailing requires-clause
@@ -55,6 +55,24 @@ def in_string(code):
     return quotes % 2 == 1 or code.count("'") % 2 == 1
 
 
+INDENT = re.compile(r"^ *")
+TYPE_HEAD = re.compile(r"^(?:struct|class|union|enum)\b")
+ACCESS = re.compile(r"^(?:public|protected|private):")
+
+
+def scope_after(body, top):
+    """Tracks what the enclosing top-level block is, from the unindented code lines: comments in a
+    namespace or in a class body document declarations; comments in a function body (also indented
+    by 4 when the function is a free one) must stay plain, or Doxygen appends them to its docs."""
+    if not body or body[0] in " \t/#" or ACCESS.match(body):
+        return top
+    if body.startswith("template"):
+        return top if body.rstrip().endswith(">") else "other"  # the declaration follows
+    if body.startswith("namespace") or body.startswith("}"):
+        return "namespace"
+    return "type" if TYPE_HEAD.match(body) else "other"
+
+
 def before_namespace(lines, n):
     """True when the comment block holding line n is followed by a namespace: Doxygen would make it
     the namespace's description, which a remark about one file's contents is not."""
@@ -69,8 +87,11 @@ def convert(lines):
     out = []
     header = True  # still inside the file's opening comment block
     header_last = -1
+    top = "namespace"  # what the last unindented line opened: namespace, type or other (a function)
     for n, line in enumerate(lines):
         body = line.rstrip("\n")
+        top = scope_after(body, top)
+        member_level = top in ("namespace", "type")
         if header and body.startswith("//") and not body.startswith("///"):
             out.append("///" + escape_prose(body[2:]))
             header_last = n
@@ -82,11 +103,12 @@ def convert(lines):
             out.append("")
             continue
         m = WHOLE_LINE.match(body)
-        if m and not SEPARATOR.match(body) and not before_namespace(lines, n):
+        if m and (m.group(1) == "" or member_level) and not SEPARATOR.match(body) and not before_namespace(lines, n):
             out.append(m.group(1) + "///" + m.group(2) + escape_prose(m.group(3)))
             continue
         m = TRAILING.match(body)
-        if m and not in_string(m.group(1)) and "//" not in m.group(1):
+        if (m and INDENT.match(body).group(0) in ("", "    ") and (INDENT.match(body).group(0) == "" or member_level)
+                and not in_string(m.group(1)) and "//" not in m.group(1)):
             out.append(m.group(1) + m.group(2) + "///<" + m.group(3) + escape_prose(m.group(4)))
             continue
         out.append(body)
