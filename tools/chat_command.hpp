@@ -115,6 +115,9 @@ public:
         if (loaded.layout() != state_.layout())
             throw rwkv::state_error(path + ": a state of " + loaded.layout().describe() + ", but the model's is " +
                                     state_.layout().describe());
+        // A context cache (GoldFinch) comes back sized to what was saved: give it the room a fresh
+        // state has, so the conversation can go on.
+        loaded.reserve_cache(state_.cache_capacity());
         state_ = std::move(loaded);
         can_regenerate_ = false;
     }
