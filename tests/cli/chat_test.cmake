@@ -138,6 +138,15 @@ if(NOT err MATCHES "no_such_file\\.state" OR NOT err MATCHES "/frobnicate")
   message(FATAL_ERROR "errors not reported:\n${err}")
 endif()
 
+# A state of another model: refused (state error, 7), and the chat goes on.
+execute_process(COMMAND ${CLI} init --arch v6 --n-embd 64 --n-layer 1 --vocab 256 --tokenizer bytes
+                        --out ${WORK}/v6.safetensors RESULT_VARIABLE rc)
+chat("/load chat_a.state\n${q1}\n/quit\n" out err rc --model ${WORK}/v6.safetensors --threads 1 --max-tokens 8)
+if(NOT rc EQUAL 7 OR NOT out MATCHES "User: /quit\n")
+  message(FATAL_ERROR "loading another model's state: expected exit 7 at the end, got ${rc}:\n${out}\n${err}")
+endif()
+expect_error_lines("${err}" 1)
+
 foreach(bad "--temperature;-1" "--precision;int3" "--backend;gpu" "--max-tokens;0" "--top-p;0")
   chat("${q1}\n" out err rc ${common} ${bad})
   if(NOT rc EQUAL 2 OR NOT out STREQUAL "")
