@@ -357,7 +357,7 @@ int main(int argc, char** argv) {
     std::string info_model;
     bool info_json = false;
     auto* info = app.add_subcommand("info", "Describe a checkpoint");
-    info->add_option("--model", info_model, "Checkpoint")->required();
+    info->add_option("--model", info_model, "Checkpoint (.pth, .safetensors or GGUF; told apart by content)")->required();
     info->add_flag("--json", info_json, "Print JSON");
 
     std::string tk_vocab, tk_file;
@@ -375,14 +375,14 @@ int main(int argc, char** argv) {
     init_args in;
     auto* init = app.add_subcommand("init", "Write a random-weight model (.safetensors) at any shape");
     init->add_option("--arch", in.arch, "v4 | v5 | v6 | v7 | goldfinch (or rwkv4 … rwkv7)")->required();
-    init->add_option("--n-embd", in.n_embd)->required();
-    init->add_option("--n-layer", in.n_layer)->required();
+    init->add_option("--n-embd", in.n_embd, "Model width C")->required();
+    init->add_option("--n-layer", in.n_layer, "Number of blocks")->required();
     init->add_option("--vocab,--vocab-size", in.vocab, "Vocabulary size")->required();
     init->add_option("--head-size", in.head_size, "32, 64 or 128 (v5, v6, v7; GoldFinch 64; not used by v4)")
         ->capture_default_str();
     init->add_option("--dim-ffn", in.dim_ffn, "FFN width; 0 = the version's default (4C; 3.5C for v5, v6, goldfinch)")
         ->capture_default_str();
-    init->add_option("--seed", in.seed)->capture_default_str();
+    init->add_option("--seed", in.seed, "Random seed of the weights")->capture_default_str();
     init->add_option("--tokenizer", in.tokenizer, "Recorded in the metadata (e.g. 'bytes')");
     init->add_flag("--g1-layout", in.g1, "v7: omit layer 0's v0/v1/v2 (the released G1 layout)");
     init->add_option("--out", in.out, "Output .safetensors")->required();
