@@ -60,13 +60,19 @@ struct chat_args {
     model_options m;
     std::string system;
     long long max_tokens = 500;
-    // ChatRWKV's chat settings: a narrow nucleus, and penalties against repeating oneself.
-    rwkv::generate::sampler_config sampling{.temperature = 1.0f,
-                                            .top_p = 0.3f,
-                                            .presence_penalty = 0.5f,
-                                            .frequency_penalty = 0.5f,
-                                            .penalty_decay = 0.996f};
+    rwkv::generate::sampler_config sampling = chat_sampling();
     bool stats = false;
+
+    // ChatRWKV's chat settings: a narrow nucleus, and penalties against repeating oneself.
+    static rwkv::generate::sampler_config chat_sampling() {
+        rwkv::generate::sampler_config c;
+        c.temperature = 1.0f;
+        c.top_p = 0.3f;
+        c.presence_penalty = 0.5f;
+        c.frequency_penalty = 0.5f;
+        c.penalty_decay = 0.996f;
+        return c;
+    }
 };
 
 class chat_session {
