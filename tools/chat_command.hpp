@@ -4,7 +4,7 @@
 // One state holds the whole conversation: each turn feeds only "User: <line>\n\nAssistant:" and the
 // answer's own tokens, never the history again. stdin is read line by line — a terminal gets a
 // "User: " prompt, piped input is echoed so the transcript reads the same. Lines that start with '/'
-// are commands (/help lists them). A failed command (a missing file, a state of another model) is
+// are commands (/help lists them); Ctrl-C stops the answer being written. A failed command (a missing file, a state of another model) is
 // one error line on stderr and the chat goes on; the exit status is then that first error's code
 // (docs/errors.md), so a scripted chat still fails visibly.
 #pragma once
@@ -12,6 +12,7 @@
 #include <CLI/CLI.hpp>
 
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <functional>
 #include <iostream>
@@ -55,6 +56,25 @@ inline void prefill(const rwkv::any_model& model, std::span<const std::int32_t> 
         bar.draw(done);
     }
 }
+
+// While alive, Ctrl-C (SIGINT) is recorded instead of ending the program: the answer being written
+// stops and the turn is closed as if cut off. The previous handler comes back afterwards.
+class interrupt_guard {
+public:
+    interrupt_guard() : previous_(std::signal(SIGINT, on_interrupt)) { flag() = 0; }
+    ~interrupt_guard() { std::signal(SIGINT, previous_ == SIG_ERR ? SIG_DFL : previous_); }
+    interrupt_guard(const interrupt_guard&) = delete;
+    interrupt_guard& operator=(const interrupt_guard&) = delete;
+    [[nodiscard]] bool requested() const noexcept { return flag() != 0; }
+
+private:
+    static volatile std::sig_atomic_t& flag() noexcept {
+        static volatile std::sig_atomic_t f = 0;
+        return f;
+    }
+    static void on_interrupt(int) { flag() = 1; }
+    void (*previous_)(int);
+};
 
 struct chat_args {
     model_options m;
@@ -151,7 +171,8 @@ private:
         std::string shown;
         long long produced = 0;
         const auto eot = tokenizer_.end_of_text_id();
-        for (; produced < max_tokens_; ++produced) {
+        const interrupt_guard interrupt;  // Ctrl-C ends this answer, not the chat
+        for (; produced < max_tokens_ && !interrupt.requested(); ++produced) {
             const std::int32_t token = sampler_.sample(logits_);
             if (eot && token == *eot) break;
             sampler_.accept(token);
