@@ -4,9 +4,9 @@
 // One state holds the whole conversation: each turn feeds only "User: <line>\n\nAssistant:" and the
 // answer's own tokens, never the history again. stdin is read line by line — a terminal gets a
 // "User: " prompt, piped input is echoed so the transcript reads the same. Lines that start with '/'
-// are commands (/help lists them); Ctrl-C stops the answer being written. A failed command (a missing file, a state of another model) is
-// one error line on stderr and the chat goes on; the exit status is then that first error's code
-// (docs/errors.md), so a scripted chat still fails visibly.
+// are commands (/help lists them); Ctrl-C stops the answer being written. A failed command (a
+// missing file, a state of another model) is one error line on stderr and the chat goes on; the exit
+// status is then that first error's code (docs/errors.md), so a scripted chat still fails visibly.
 #pragma once
 
 #include <CLI/CLI.hpp>
