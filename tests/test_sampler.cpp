@@ -634,6 +634,68 @@ TEST_CASE("sampler: penalties change greedy outcomes as specified", "[sampler]")
     CHECK(s.sample(std::vector<float>{0.3f, 0.2f, 0.0f}) == 2);
 }
 
+TEST_CASE("sampler: repeat penalty divides positive and multiplies negative recent logits", "[sampler]") {
+    sampler_config c;
+    c.repeat_penalty = 2.0f;
+    c.repeat_last_n = 3;
+    sampler s(c, 6);
+    const std::vector<float> logits{1.0f, -1.0f, 3.0f, -0.5f, 0.0f, 4.0f};
+    std::vector<float> eff(6);
+    s.effective_logits(logits, eff);
+    CHECK(eff == logits);  // nothing accepted yet
+
+    s.accept(0);
+    s.accept(1);
+    s.accept(1);  // a repeat inside the window counts once, not twice
+    s.effective_logits(logits, eff);
+    CHECK(eff == std::vector<float>{0.5f, -2.0f, 3.0f, -0.5f, 0.0f, 4.0f});
+
+    s.accept(2);  // the window is now 1, 1, 2: token 0 has left it
+    s.accept(4);  // 1, 2, 4: zero stays zero
+    s.effective_logits(logits, eff);
+    CHECK(eff == std::vector<float>{1.0f, -2.0f, 1.5f, -0.5f, 0.0f, 4.0f});
+
+    // Greedy: the penalty moves the arg max off a recent token.
+    sampler_config g = c;
+    g.temperature = 0.0f;
+    sampler greedy(g, 6);
+    CHECK(greedy.sample(logits) == 5);
+    greedy.accept(5);  // 4 / 2 = 2 < 3
+    CHECK(greedy.sample(logits) == 2);
+
+    // It applies before the presence penalty (llama.cpp's order): (3 / 2) − 1.
+    sampler_config both = c;
+    both.presence_penalty = 1.0f;
+    sampler p(both, 6);
+    p.accept(2);
+    p.effective_logits(logits, eff);
+    CHECK(eff[2] == 0.5f);
+
+    // reset empties the window; repeat_last_n = 0 and repeat_penalty = 1 are off.
+    s.reset();
+    s.effective_logits(logits, eff);
+    CHECK(eff == logits);
+    for (auto [penalty, last_n] : {std::pair{2.0f, 0}, std::pair{1.0f, 3}}) {
+        sampler_config off;
+        off.repeat_penalty = penalty;
+        off.repeat_last_n = last_n;
+        sampler o(off, 6);
+        o.accept(2);
+        o.effective_logits(logits, eff);
+        CHECK(eff == logits);
+    }
+
+    // A long run wraps the ring many times and still penalizes exactly the last n distinct tokens.
+    sampler_config ring;
+    ring.repeat_penalty = 4.0f;
+    ring.repeat_last_n = 5;
+    sampler r(ring, 6);
+    const std::vector<float> ones(6, 1.0f);
+    for (int i = 0; i < 103; ++i) r.accept(i % 6);  // the last five: 2, 3, 4, 5, 0 (i = 98 … 102)
+    r.effective_logits(ones, eff);
+    CHECK(eff == std::vector<float>{0.25f, 1.0f, 0.25f, 0.25f, 0.25f, 0.25f});
+}
+
 TEST_CASE("sampler: logit bias bans, boosts and clears", "[sampler]") {
     sampler_config c;
     c.seed = 3;
@@ -752,6 +814,9 @@ TEST_CASE("sampler: invalid configuration and arguments throw invalid_argument",
         {with([](sampler_config& c) { c.penalty_decay = 0.0f; }), "penalty_decay"},
         {with([](sampler_config& c) { c.penalty_decay = 1.5f; }), "penalty_decay"},
         {with([&](sampler_config& c) { c.penalty_decay = nan; }), "penalty_decay"},
+        {with([](sampler_config& c) { c.repeat_penalty = 0.0f; }), "repeat_penalty"},
+        {with([](sampler_config& c) { c.repeat_penalty = pos_inf; }), "repeat_penalty"},
+        {with([](sampler_config& c) { c.repeat_last_n = -1; }), "repeat_last_n"},
     };
     for (const auto& b : bad) require_invalid([&] { sampler s(b.cfg, 10); }, b.field);
     require_invalid([] { sampler s(sampler_config{}, 0); }, "vocab_size");

@@ -49,6 +49,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_common.hpp"
+#include "model_options.hpp"
 #include "rwkv/backends/cpu/kernel_table.hpp"
 #include "rwkv/core/platform.hpp"
 #include "rwkv/any_model.hpp"
@@ -410,8 +411,11 @@ inline void add_bench_command(CLI::App& app, std::function<int()>& action) {
     auto ba = std::make_shared<bench_args>();
     auto* bench = app.add_subcommand("bench", "Measure decode/prefill tokens/s against this machine's bandwidth and FMA peak");
     bench->add_option("--model", ba->model, "Checkpoint (.pth, .safetensors or GGUF; told apart by content)")->required();
-    bench->add_option("--precision", ba->precision, "f32 | bf16 | f16 | int8 | int4 weights (those this build has)")->capture_default_str();
-    bench->add_option("--backend", ba->backend, "cpu (SIMD kernels, threads) or reference (plain loops)")
+    bench->add_option("--precision", ba->precision, "Weights in memory: f32 | bf16 | f16 | int8 | int4")
+        ->check(CLI::IsMember(precision_names()))
+        ->capture_default_str();
+    bench->add_option("--backend", ba->backend, "cpu (SIMD kernels, threads) | reference (plain loops)")
+        ->check(CLI::IsMember(backend_names()))
         ->capture_default_str();
     bench->add_option("--threads", ba->threads, "Worker threads (model and limit measurements)")->capture_default_str();
     bench->add_option("--isa", ba->isa, "cpu kernels: avx512 | avx2 | sse2 | portable (default: the best this CPU runs)");

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -80,6 +82,35 @@ void write_atomically(const fs::path& path, const void* data, std::size_t size) 
         fs::remove(tmp, ec);
         throw rwkv::io_error(path.string() + ": cannot move output into place (" + ec.message() + ")");
     }
+}
+
+// The exit code (docs/errors.md) of the exception being handled; call it only inside a catch block.
+inline int exit_code_of_current_exception() {
+    try {
+        throw;
+    } catch (const rwkv::invalid_argument&) {
+        return exit_usage;
+    } catch (const rwkv::io_error&) {
+        return exit_io;
+    } catch (const rwkv::format_error&) {
+        return exit_format;
+    } catch (const rwkv::model_error&) {
+        return exit_model;
+    } catch (const rwkv::unsupported_error&) {
+        return exit_unsupported;
+    } catch (const rwkv::state_error&) {
+        return exit_state;
+    } catch (...) {
+        return exit_other;
+    }
+}
+
+// "rwkv-cli: error: <message>" as one line on stderr (line breaks in the message become spaces).
+inline void print_error(const std::exception& e) {
+    std::string msg = e.what();
+    for (auto& ch : msg)
+        if (ch == '\n' || ch == '\r') ch = ' ';
+    std::fprintf(stderr, "rwkv-cli: error: %s\n", msg.c_str());
 }
 
 void check_threads(int threads) {

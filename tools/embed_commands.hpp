@@ -25,7 +25,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_common.hpp"
-#include "rwkv/core/platform.hpp"
+#include "progress.hpp"
 #include "rwkv/embedding.hpp"
 #include "rwkv/tooling/embedding_evaluation.hpp"
 #include "rwkv/text/world_tokenizer.hpp"
@@ -209,36 +209,6 @@ int run_rerank(const rerank_args& a) {
 
 // ---- eval-retrieval ----------------------------------------------------------------------------------
 
-// A progress bar on stderr, drawn only when stderr is a terminal (and not disabled).
-class progress_bar {
-public:
-    progress_bar(std::string label, std::size_t total, bool enabled)
-        : label_(std::move(label)), total_(total), enabled_(enabled && rwkv::platform::stderr_is_terminal()) {
-        draw(0);
-    }
-    ~progress_bar() {
-        if (enabled_) std::fputc('\n', stderr);
-    }
-    progress_bar(const progress_bar&) = delete;
-    progress_bar& operator=(const progress_bar&) = delete;
-    void draw(std::size_t done) {
-        if (!enabled_) return;
-        const std::size_t width = 30, filled = total_ ? done * width / total_ : width;
-        const std::size_t permille = total_ ? done * 1000 / total_ : 1000;
-        if (done != total_ && permille == last_) return;
-        last_ = permille;
-        std::fprintf(stderr, "\r%s [%s%s] %zu/%zu", label_.c_str(), std::string(filled, '#').c_str(),
-                     std::string(width - filled, '.').c_str(), done, total_);
-        std::fflush(stderr);
-    }
-
-private:
-    std::string label_;
-    std::size_t total_;
-    bool enabled_;
-    std::size_t last_ = static_cast<std::size_t>(-1);
-};
-
 struct eval_args {
     std::string model, vocab, data, sts, split = "test", query_prefix, doc_prefix, reranker, head, precision = "f32";
     std::string rerank_template =
@@ -390,11 +360,14 @@ inline void add_embed_commands(CLI::App& app, std::function<int()>& action) {
     embed->add_option("--vocab", ea->vocab, "World vocabulary (with --text-file)");
     embed->add_option("--text-file", ea->text_file, "One text per line; World-tokenized, EOS 65535 appended");
     embed->add_option("--emb-out", ea->emb_out, "Output: little-endian f32 [n, C]")->required();
-    embed->add_option("--head", ea->head, "Task head: retr | cls | sts")->capture_default_str();
+    embed->add_option("--head", ea->head, "Task head: retr | cls | sts (or the package's [RETR], [CLS], [STS])")
+        ->capture_default_str();
     embed->add_flag("--batch-pad", ea->batch_pad, "Left-pad with token 0 to the longest, as the package's batches");
     embed->add_option("--state-out", ea->state_out,
                       "Final states, per sequence [L,2,C] then [L,H,N,N] (the package's layout), raw f32");
-    embed->add_option("--precision", ea->precision, "f32 | bf16 | f16 weights")->capture_default_str();
+    embed->add_option("--precision", ea->precision, "f32 | bf16 | f16 weights")
+        ->check(CLI::IsMember({"f32", "bf16", "f16"}))
+        ->capture_default_str();
     embed->add_flag("--stats", ea->stats, "Print timing to stderr");
     embed->callback([ea, &action] {
         action = [ea] { return with_precision(ea->precision, [&](auto p) { return run_embed<decltype(p)>(*ea); }); };
@@ -408,12 +381,15 @@ inline void add_embed_commands(CLI::App& app, std::function<int()>& action) {
     rerank->add_option("--logits-out", ra->logits_out, "Output: little-endian f32 [n_docs] (before sigmoid)")
         ->required();
     rerank->add_option("--mode", ra->mode, "online (doc + query in one pass) | offline (query on the cached doc state)")
+        ->check(CLI::IsMember({"online", "offline"}))
         ->capture_default_str();
     rerank->add_flag("--batch-pad", ra->batch_pad,
                      "Left-pad with token 0 to the longest (online: the pairs; offline: the documents)");
     rerank->add_option("--reranker-layers", ra->layers,
                        "Embedding layers feeding the reranker blocks, e.g. 0,6,11 (overrides the file's)");
-    rerank->add_option("--precision", ra->precision, "f32 | bf16 | f16 weights")->capture_default_str();
+    rerank->add_option("--precision", ra->precision, "f32 | bf16 | f16 weights")
+        ->check(CLI::IsMember({"f32", "bf16", "f16"}))
+        ->capture_default_str();
     auto va = std::make_shared<eval_args>();
     auto* ev = app.add_subcommand(
         "eval-retrieval", "MTEB-protocol evaluation: BEIR retrieval (nDCG@10, MAP@10, recall@100) or STS (Spearman)");
@@ -422,7 +398,7 @@ inline void add_embed_commands(CLI::App& app, std::function<int()>& action) {
     ev->add_option("--data", va->data, "BEIR directory: corpus.jsonl, queries.jsonl, qrels/<split>.tsv");
     ev->add_option("--sts", va->sts, "STS mode: JSON lines {sentence1, sentence2, score}");
     ev->add_option("--split", va->split, "qrels split")->capture_default_str();
-    ev->add_option("--head", va->head, "Task head (default: retr for retrieval, sts for STS)");
+    ev->add_option("--head", va->head, "Task head: retr | cls | sts (default: retr for retrieval, sts for STS)");
     ev->add_option("--query-prefix", va->query_prefix, "Text put before every query (e.g. an instruction)");
     ev->add_option("--doc-prefix", va->doc_prefix, "Text put before every document");
     ev->add_option("--max-tokens", va->max_tokens, "Truncate each text to N tokens, EOS included (0: no limit)")
@@ -432,7 +408,9 @@ inline void add_embed_commands(CLI::App& app, std::function<int()>& action) {
     ev->add_option("--rerank-template", va->rerank_template, "Reranker input ({document}, {query}; EOS appended)");
     ev->add_flag("--ignore-identical-ids", va->ignore_identical_ids, "Drop a document whose id equals the query's");
     ev->add_flag("--no-progress", va->no_progress, "No progress bar");
-    ev->add_option("--precision", va->precision, "f32 | bf16 | f16 weights")->capture_default_str();
+    ev->add_option("--precision", va->precision, "f32 | bf16 | f16 weights")
+        ->check(CLI::IsMember({"f32", "bf16", "f16"}))
+        ->capture_default_str();
     ev->callback([va, &action] {
         action = [va] {
             return with_precision(va->precision, [&](auto p) { return run_eval_retrieval<decltype(p)>(*va); });

@@ -18,8 +18,11 @@
 #include <vector>
 
 #include "bench_command.hpp"
+#include "chat_command.hpp"
 #include "cli_common.hpp"
 #include "embed_commands.hpp"
+#include "model_options.hpp"
+#include "progress.hpp"
 #include "rwkv/io/safetensors.hpp"
 #include "rwkv/state/state_tuning.hpp"
 #include "rwkv/text/gguf_vocabulary.hpp"
@@ -62,7 +65,12 @@ int run_eval(const eval_args& a) {
     opt.threads = static_cast<std::size_t>(a.threads);
     opt.goldfinch_config = a.config;
     opt.max_context = std::max<std::size_t>(opt.max_context, T);
-    const auto model = rwkv::any_model::open(a.model, opt);
+    std::optional<rwkv::any_model> loaded;
+    {
+        progress_status loading("loading " + a.model);
+        loaded.emplace(rwkv::any_model::open(a.model, opt));
+    }
+    const auto& model = *loaded;
     const auto info = model.summary();
     const std::size_t V = info.n_vocab;
     std::vector<float> logits(T * V);
@@ -126,21 +134,6 @@ int run_info(const std::string& path, bool json) {
 }
 
 // ---- tokenizers ------------------------------------------------------------------------------------
-rwkv::text::any_tokenizer load_tokenizer(const std::string& vocab, const rwkv::io::tensor_file* model_file,
-                                         std::size_t n_vocab) {
-    if (!vocab.empty()) return rwkv::text::open_tokenizer(vocab);
-    if (model_file) {
-        const auto& md = model_file->metadata();
-        if (auto it = md.find("tokenizer"); it != md.end() && it->second == "bytes") return rwkv::text::byte_tokenizer{};
-        // A GGUF file made by llama.cpp carries its World vocabulary.
-        if (auto world = rwkv::text::world_tokenizer_from_gguf_metadata(md, model_file->display_name()))
-            return std::move(*world);
-    }
-    if (n_vocab == 256) return rwkv::text::byte_tokenizer{};
-    throw rwkv::invalid_argument("this model needs a tokenizer: pass --vocab FILE (the World vocabulary "
-                                 "rwkv_vocab_v20230424.txt)");
-}
-
 int run_tokenize(const std::string& vocab, const std::optional<std::string>& text, const std::string& text_file) {
     if (text && !text_file.empty()) throw rwkv::invalid_argument("give either --text or --text-file, not both");
     if (!text && text_file.empty()) throw rwkv::invalid_argument("give --text STRING or --text-file FILE");
@@ -162,42 +155,32 @@ int run_detokenize(const std::string& vocab, const std::string& tokens_path) {
 
 // ---- generate --------------------------------------------------------------------------------------
 struct generate_args {
-    std::string model, vocab, prompt, precision = "f32", backend = "cpu", state_init;
+    model_options m;
+    std::string prompt;
     long long n = 100;
     rwkv::generate::sampler_config sampling{};
-    int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     bool stats = false;
 };
 
-int run_generate(generate_args a) {
-    check_threads(a.threads);
+int run_generate(const generate_args& a) {
+    check_threads(a.m.threads);
     if (a.n < 0) throw rwkv::invalid_argument("-n must be ≥ 0 (got " + std::to_string(a.n) + ")");
-    const auto file = rwkv::io::tensor_file::open(a.model);
-    rwkv::open_options opt;
-    opt.precision = a.precision;
-    opt.backend = a.backend;
-    opt.threads = static_cast<std::size_t>(a.threads);
-    const auto model = rwkv::any_model::open(a.model, opt);
+    const auto [model, tok] = open_text_model(a.m);
     const auto info = model.summary();
-    const auto tok = load_tokenizer(a.vocab, &file, info.n_vocab);
-    if (static_cast<std::size_t>(tok.vocab_size()) > info.n_vocab)
-        throw rwkv::invalid_argument("tokenizer '" + std::string(tok.name()) + "' has " +
-                                     std::to_string(tok.vocab_size()) + " ids but the model only " +
-                                     std::to_string(info.n_vocab));
     const auto prompt = tok.encode(a.prompt);
     if (prompt.empty()) throw rwkv::invalid_argument("--prompt is empty: give at least one character");
 
     rwkv::generate::sampler sampler(a.sampling, static_cast<std::int32_t>(info.n_vocab));
     auto st = model.make_state();
-    if (!a.state_init.empty()) rwkv::apply_state_tuning(st, fs::path(a.state_init));
-    auto ws = model.make_workspace(std::min<std::size_t>(prompt.size(), 256));
+    if (!a.m.state_init.empty()) rwkv::apply_state_tuning(st, fs::path(a.m.state_init));
+    auto ws = model.make_workspace(std::min<std::size_t>(prompt.size(), prefill_chunk));
     std::vector<float> logits(info.n_vocab);
     rwkv::text::utf8_stream_decoder decoder;
     std::string out;
     out.reserve(1024);
 
     const auto t0 = std::chrono::steady_clock::now();
-    model.forward(prompt, st, *ws, logits);
+    prefill(model, prompt, st, *ws, logits, true);
     const auto t1 = std::chrono::steady_clock::now();
     long long produced = 0;
     const auto eot = tok.end_of_text_id();
@@ -217,7 +200,8 @@ int run_generate(generate_args a) {
     std::fwrite(out.data(), 1, out.size(), stdout);
     std::fflush(stdout);
     const auto t2 = std::chrono::steady_clock::now();
-    if (a.stats) {
+    // The summary goes to stderr, so stdout stays the contracted text; on a terminal it always shows.
+    if (a.stats || stderr_is_terminal()) {
         const double prefill_s = std::chrono::duration<double>(t1 - t0).count();
         const double decode_s = std::chrono::duration<double>(t2 - t1).count();
         std::fprintf(stderr, "prompt %zu tokens in %.3f s (%.1f tok/s); generated %lld tokens in %.3f s (%.1f tok/s)\n",
@@ -304,8 +288,12 @@ int run_convert(const convert_args& a) {
         const auto src = rwkv::io::tensor_file::open(a.model);
         std::optional<rwkv::text::world_tokenizer> vocab;
         if (!a.vocab.empty()) vocab = rwkv::text::world_tokenizer::from_file(a.vocab);
-        rwkv::write_rwkv7_gguf(src, a.out, p == "f32" ? rwkv::dtype::f32 : p == "f16" ? rwkv::dtype::f16 : rwkv::dtype::bf16,
-                               vocab ? &*vocab : nullptr);
+        {
+            progress_status writing("writing " + a.out);
+            rwkv::write_rwkv7_gguf(src, a.out,
+                                   p == "f32" ? rwkv::dtype::f32 : p == "f16" ? rwkv::dtype::f16 : rwkv::dtype::bf16,
+                                   vocab ? &*vocab : nullptr);
+        }
         std::fprintf(stderr, "convert: %s -> %s (gguf rwkv7, %s; %zu bytes)\n", a.model.c_str(), a.out.c_str(), p.c_str(),
                      static_cast<std::size_t>(fs::file_size(a.out)));
         return exit_ok;
@@ -314,9 +302,16 @@ int run_convert(const convert_args& a) {
     opt.precision = a.precision;
     opt.backend = "reference";  // nothing runs; the weights are the same on every backend
     opt.goldfinch_config = a.config;
-    const auto m = rwkv::any_model::open(a.model, opt);
-    m.save_converted(a.out);
-    const auto info = m.summary();
+    std::optional<rwkv::any_model> m;
+    {
+        progress_status reading("reading " + a.model + " as " + a.precision);
+        m.emplace(rwkv::any_model::open(a.model, opt));
+    }
+    {
+        progress_status writing("writing " + a.out);
+        m->save_converted(a.out);
+    }
+    const auto info = m->summary();
     std::fprintf(stderr, "convert: %s -> %s (%s, %s; %zu bytes)\n", a.model.c_str(), a.out.c_str(),
                  std::string(rwkv::architecture_name(info.arch)).c_str(), info.precision.c_str(),
                  static_cast<std::size_t>(fs::file_size(a.out)));
@@ -335,10 +330,16 @@ int main(int argc, char** argv) {
     eval->add_option("--model", ev.model, "Checkpoint (.pth, .safetensors or GGUF; told apart by content)")->required();
     eval->add_option("--tokens", ev.tokens, "JSON array of token ids")->required();
     eval->add_option("--logits-out", ev.logits_out, "Output file: little-endian f32 [T, V]")->required();
-    eval->add_option("--mode", ev.mode, "rnn (one token per call) or seq (one call)")->capture_default_str();
+    eval->add_option("--mode", ev.mode, "rnn (one token per call) | seq (one call)")
+        ->check(CLI::IsMember({"rnn", "seq"}))
+        ->capture_default_str();
     eval->add_option("--prefill", ev.prefill, "rnn mode: first N tokens in one sequence call");
-    eval->add_option("--precision", ev.precision, "f32 | bf16 | f16 weights")->capture_default_str();
-    eval->add_option("--backend", ev.backend, "cpu (SIMD kernels, threads) or reference (plain loops)")->capture_default_str();
+    eval->add_option("--precision", ev.precision, "Weights in memory: f32 | bf16 | f16 | int8 | int4")
+        ->check(CLI::IsMember(precision_names()))
+        ->capture_default_str();
+    eval->add_option("--backend", ev.backend, "cpu (SIMD kernels, threads) | reference (plain loops)")
+        ->check(CLI::IsMember(backend_names()))
+        ->capture_default_str();
     eval->add_option("--threads", ev.threads, "Worker threads")->capture_default_str();
     eval->add_option("--config", ev.config, "GoldFinch config JSON ({\"model\": {...}})");
     eval->add_option("--state-out", ev.state_out, "Write the final state (official order, raw f32)");
@@ -347,29 +348,16 @@ int main(int argc, char** argv) {
 
     generate_args gen;
     auto* generate = app.add_subcommand("generate", "Stream text generated from a prompt");
-    generate->add_option("--model", gen.model, "Checkpoint")->required();
-    generate->add_option("--vocab", gen.vocab, "World vocabulary, tokenizer.json or 'bytes'; default from the model");
+    add_model_options(generate, gen.m);
     generate->add_option("--prompt", gen.prompt, "Prompt text")->required();
     generate->add_option("-n,--tokens", gen.n, "Tokens to generate")->capture_default_str();
-    generate->add_option("--temperature", gen.sampling.temperature, "0 = greedy")->capture_default_str();
-    generate->add_option("--top-p", gen.sampling.top_p)->capture_default_str();
-    generate->add_option("--top-k", gen.sampling.top_k, "0 = off")->capture_default_str();
-    generate->add_option("--min-p", gen.sampling.min_p)->capture_default_str();
-    generate->add_option("--presence-penalty", gen.sampling.presence_penalty)->capture_default_str();
-    generate->add_option("--frequency-penalty", gen.sampling.frequency_penalty)->capture_default_str();
-    generate->add_option("--penalty-decay", gen.sampling.penalty_decay)->capture_default_str();
-    generate->add_option("--seed", gen.sampling.seed)->capture_default_str();
-    generate->add_option("--precision", gen.precision)->capture_default_str();
-    generate->add_option("--backend", gen.backend)->capture_default_str();
-    generate->add_option("--threads", gen.threads)->capture_default_str();
-    generate->add_flag("--stats", gen.stats, "Print timing to stderr");
-    generate->add_option("--state-init", gen.state_init,
-                         "State-tuning file (.pth or safetensors, blocks.N.att.time_state): the initial matrix state");
+    add_sampling_options(generate, gen.sampling);
+    generate->add_flag("--stats", gen.stats, "Print timing to stderr (always shown when stderr is a terminal)");
 
     std::string info_model;
     bool info_json = false;
     auto* info = app.add_subcommand("info", "Describe a checkpoint");
-    info->add_option("--model", info_model, "Checkpoint")->required();
+    info->add_option("--model", info_model, "Checkpoint (.pth, .safetensors or GGUF; told apart by content)")->required();
     info->add_flag("--json", info_json, "Print JSON");
 
     std::string tk_vocab, tk_file;
@@ -387,14 +375,14 @@ int main(int argc, char** argv) {
     init_args in;
     auto* init = app.add_subcommand("init", "Write a random-weight model (.safetensors) at any shape");
     init->add_option("--arch", in.arch, "v4 | v5 | v6 | v7 | goldfinch (or rwkv4 … rwkv7)")->required();
-    init->add_option("--n-embd", in.n_embd)->required();
-    init->add_option("--n-layer", in.n_layer)->required();
+    init->add_option("--n-embd", in.n_embd, "Model width C")->required();
+    init->add_option("--n-layer", in.n_layer, "Number of blocks")->required();
     init->add_option("--vocab,--vocab-size", in.vocab, "Vocabulary size")->required();
     init->add_option("--head-size", in.head_size, "32, 64 or 128 (v5, v6, v7; GoldFinch 64; not used by v4)")
         ->capture_default_str();
     init->add_option("--dim-ffn", in.dim_ffn, "FFN width; 0 = the version's default (4C; 3.5C for v5, v6, goldfinch)")
         ->capture_default_str();
-    init->add_option("--seed", in.seed)->capture_default_str();
+    init->add_option("--seed", in.seed, "Random seed of the weights")->capture_default_str();
     init->add_option("--tokenizer", in.tokenizer, "Recorded in the metadata (e.g. 'bytes')");
     init->add_flag("--g1-layout", in.g1, "v7: omit layer 0's v0/v1/v2 (the released G1 layout)");
     init->add_option("--out", in.out, "Output .safetensors")->required();
@@ -405,14 +393,17 @@ int main(int argc, char** argv) {
     convert->add_option("--model", cv.model, "Checkpoint (.pth, .safetensors or GGUF; told apart by content)")->required();
     auto* cv_precision = convert->add_option("--precision", cv.precision,
                                              "f32 | bf16 | f16 | int8 | int4 (GGUF: f32 | f16 | bf16, default f32)")
+                             ->check(CLI::IsMember(precision_names()))
                              ->capture_default_str();
     convert->add_option("--config", cv.config, "GoldFinch config JSON ({\"model\": {...}})");
-    convert->add_option("--to", cv.to, "gguf | safetensors (default: gguf for an --out ending in .gguf)");
+    convert->add_option("--to", cv.to, "gguf | safetensors (default: gguf for an --out ending in .gguf)")
+        ->check(CLI::IsMember({"gguf", "safetensors"}));
     convert->add_option("--vocab", cv.vocab, "GGUF output: World vocabulary file to store in the file's metadata");
     convert->add_option("--out", cv.out, "Output .safetensors or .gguf")->required();
 
     // Commands defined in their own headers set `action` when they are the one parsed.
     std::function<int()> action;
+    add_chat_command(app, action);
     add_embed_commands(app, action);
     add_bench_command(app, action);
 
@@ -430,13 +421,6 @@ int main(int argc, char** argv) {
         return exit_usage;
     }
 
-    auto fail = [](int code, const std::exception& e) {
-        std::string msg = e.what();
-        for (auto& ch : msg)
-            if (ch == '\n' || ch == '\r') ch = ' ';
-        std::fprintf(stderr, "rwkv-cli: error: %s\n", msg.c_str());
-        return code;
-    };
     try {
         if (*eval) return run_eval(ev);
         if (*generate) return run_generate(gen);
@@ -449,22 +433,9 @@ int main(int argc, char** argv) {
             return run_convert(cv);
         }
         if (action) return action();
-    } catch (const rwkv::invalid_argument& e) {
-        return fail(exit_usage, e);
-    } catch (const rwkv::io_error& e) {
-        return fail(exit_io, e);
-    } catch (const rwkv::format_error& e) {
-        return fail(exit_format, e);
-    } catch (const rwkv::model_error& e) {
-        return fail(exit_model, e);
-    } catch (const rwkv::unsupported_error& e) {
-        return fail(exit_unsupported, e);
-    } catch (const rwkv::state_error& e) {
-        return fail(exit_state, e);
-    } catch (const std::bad_alloc& e) {
-        return fail(exit_other, e);
     } catch (const std::exception& e) {
-        return fail(exit_other, e);
+        print_error(e);
+        return exit_code_of_current_exception();
     }
     return exit_usage;
 }

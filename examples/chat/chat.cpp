@@ -18,14 +18,15 @@
 #include <vector>
 
 #include "rwkv/backends/cpu.hpp"
+#include "rwkv/generate/chat_format.hpp"
 #include "rwkv/generate/sampler.hpp"
 #include "rwkv/rwkv7.hpp"
 #include "rwkv/text/tokenizer.hpp"
-#include "rwkv/text/utf8.hpp"
 
 namespace {
 
 using model_type = rwkv::rwkv7::model<rwkv::backends::cpu>;
+namespace chat_format = rwkv::generate::chat_format;
 
 struct options {
     std::string model_path;
@@ -100,32 +101,33 @@ public:
           logits_(model.cfg().n_vocab),
           sampler_(opt.sampling, static_cast<std::int32_t>(model.cfg().n_vocab)) {
         // The system prompt is part of the starting point that /reset returns to.
-        if (!opt.system_prompt.empty()) feed("System: " + opt.system_prompt + "\n\n");
+        feed(chat_format::system_text(opt.system_prompt));
         start_ = state_;  // copying a state forks the conversation
     }
 
     // Feeds the user's line and streams the answer to stdout.
     void answer(std::string_view user_line) {
-        feed("User: " + std::string(user_line) + "\n\nAssistant:");
-        std::fputs("Assistant:", stdout);
-        rwkv::text::utf8_stream_decoder utf8;
-        std::string answer, shown;
+        feed(chat_format::user_turn(user_line));
+        std::fwrite(chat_format::assistant_prefix.data(), 1, chat_format::assistant_prefix.size(), stdout);
+        chat_format::answer_stream answer;  // whole UTF-8 characters, and where the turn ends
+        std::string shown;
         for (int i = 0; i < max_tokens_; ++i) {
             const std::int32_t token = sampler_.sample(logits_);
             if (token == tokenizer_.end_of_text_id()) break;
             sampler_.accept(token);
             model_.forward(std::span(&token, 1), state_, workspace_, logits_);  // the state hears its own words
-            const std::string_view bytes = tokenizer_.token_bytes(token);
-            answer += bytes;
             shown.clear();
-            utf8.push(bytes, shown);
+            const bool ended = answer.push(tokenizer_.token_bytes(token), shown);
             std::fputs(shown.c_str(), stdout);
             std::fflush(stdout);  // stream: show each character as soon as it is complete
-            if (answer.ends_with("\n\n")) return;
+            if (ended) return;
         }
         // Cut off (or end of text): close the turn so the next "User:" starts where the format expects.
-        std::printf("%s\n\n", utf8.flush().c_str());
-        feed(answer.ends_with("\n") ? "\n" : "\n\n");
+        shown.clear();
+        answer.finish(shown);
+        const std::string closing(answer.closing());
+        std::printf("%s%s", shown.c_str(), closing.c_str());
+        feed(closing);
     }
 
     void reset() {
@@ -144,6 +146,7 @@ public:
 private:
     // Sequence mode over the new text only: the state already holds everything before it.
     void feed(const std::string& text) {
+        if (text.empty()) return;
         const std::vector<std::int32_t> tokens = tokenizer_.encode(text);
         if (!tokens.empty()) model_.forward(tokens, state_, workspace_, logits_);
     }

@@ -2,7 +2,10 @@
 // top-k, top-p, min-p and a seeded draw, with no allocation per token.
 //
 // Pipeline of sample(logits), in this order:
-//   1. Effective logits, on a private copy:  x[t] = (logits[t] − penalty[t]) + bias[t], where
+//   1. Effective logits, on a private copy:  x[t] = (repeat(logits[t]) − penalty[t]) + bias[t], where
+//      repeat(l) = l / repeat_penalty if l > 0 and l · repeat_penalty otherwise, for every token among
+//      the last repeat_last_n accepted (llama.cpp's --repeat-penalty / --repeat-last-n; once per
+//      token however often it occurs there), and l for the others;
 //      penalty[t] = presence_penalty + frequency_penalty · count[t] for every token accepted at least
 //      once since the last reset (ChatRWKV's alpha_presence / alpha_frequency; the presence term stays
 //      even after decay has taken count[t] to zero), and 0 for the others. NaN (from the input or from
@@ -30,7 +33,8 @@
 // sample() does not call accept(): the caller accepts the token it actually emits (it may stop on it,
 // or a grammar may veto it first).
 //
-// accept(t): every count is multiplied by penalty_decay, then count[t] += 1 (ChatRWKV's order).
+// accept(t): every count is multiplied by penalty_decay, then count[t] += 1 (ChatRWKV's order); t
+// enters the repeat window, whose oldest token leaves it once it holds repeat_last_n.
 //
 // Determinism: for the same config, vocabulary size, seed and sequence of logits/accept calls, the
 // tokens are bit-identical across compilers, standard libraries and platforms with IEEE-754 binary32/
@@ -48,7 +52,7 @@
 // and their sum, then expected O(V) for top-p and for the draw (quickselect on mass), never a full
 // sort. With top_k: a bounded-heap selection of the k best (nth_element when k > V/16), a sort of
 // those k and k weights — O(V + k log k log V) typical, O(V log k) worst — and then O(k) for the
-// rest. Penalties cost O(distinct tokens accepted). All buffers are allocated in the constructor;
+// rest. Penalties cost O(distinct tokens accepted), the repeat penalty O(repeat_last_n). All buffers are allocated in the constructor;
 // sample(), accept(), reset() and the bias setters never allocate (only the exceptions they throw on
 // bad input do).
 //
@@ -81,6 +85,8 @@ struct sampler_config {
     float presence_penalty = 0.0f;   // subtracted once from every token seen (ChatRWKV alpha_presence)
     float frequency_penalty = 0.0f;  // subtracted per (decayed) occurrence (ChatRWKV alpha_frequency)
     float penalty_decay = 1.0f;      // counts multiplied by this at each accept (ChatRWKV: 0.996); 1 = none
+    float repeat_penalty = 1.0f;     // llama.cpp's: divides positive, multiplies negative logits of recent tokens; 1 = off
+    std::int32_t repeat_last_n = 64; // the window repeat_penalty looks back over (accepted tokens); 0 = off
     std::uint64_t seed = 0;
 };
 
@@ -286,6 +292,8 @@ public:
         seen_.assign(v, 0);
         seen_list_.assign(v, 0);
         bias_.assign(v, 0.0f);
+        recent_.assign(static_cast<std::size_t>(cfg_.repeat_last_n), 0);
+        last_accept_.assign(v, 0);
         rng_.reseed(cfg_.seed);
     }
 
@@ -391,6 +399,10 @@ public:
             seen_list_[n_seen_++] = token;
         }
         count_[t] = count_[t] + 1.0f;
+        if (!recent_.empty()) {
+            recent_[static_cast<std::size_t>(n_accepted_ % recent_.size())] = token;
+            last_accept_[t] = ++n_accepted_;
+        }
     }
 
     // Forgets every accepted token and re-seeds the generator from config().seed. Logit biases stay.
@@ -401,6 +413,7 @@ public:
             seen_[s] = 0;
         }
         n_seen_ = 0;
+        forget_recent();
         rng_.reseed(cfg_.seed);
     }
 
@@ -454,6 +467,18 @@ public:
         check_size(out.size(), "output");
         const std::size_t v = out.size();
         if (out.data() != logits.data()) std::copy(logits.begin(), logits.end(), out.begin());
+        if (cfg_.repeat_penalty != 1.0f) {
+            // The window is recent_[(n_accepted_ − w + j) mod size] for j < w; a token is penalized at
+            // the position of its latest acceptance only, so once however often it repeats.
+            const std::size_t size = recent_.size();
+            const std::uint64_t w = std::min<std::uint64_t>(n_accepted_, size);
+            for (std::uint64_t pos = n_accepted_ - w + 1; pos <= n_accepted_; ++pos) {
+                const std::int32_t token = recent_[static_cast<std::size_t>((pos - 1) % size)];
+                const auto s = static_cast<std::size_t>(token);
+                if (last_accept_[s] != pos) continue;
+                out[s] = out[s] > 0.0f ? out[s] / cfg_.repeat_penalty : out[s] * cfg_.repeat_penalty;
+            }
+        }
         if (cfg_.presence_penalty != 0.0f || cfg_.frequency_penalty != 0.0f) {
             for (std::size_t j = 0; j < n_seen_; ++j) {
                 const auto s = static_cast<std::size_t>(seen_list_[j]);
@@ -487,6 +512,11 @@ private:
         if (!std::isfinite(c.frequency_penalty)) bad("frequency_penalty", c.frequency_penalty, "finite");
         if (!(c.penalty_decay > 0.0f && c.penalty_decay <= 1.0f))
             bad("penalty_decay", c.penalty_decay, "in (0, 1] (1 = no decay)");
+        if (!(std::isfinite(c.repeat_penalty) && c.repeat_penalty > 0.0f))
+            bad("repeat_penalty", c.repeat_penalty, "finite and > 0 (1 = off)");
+        if (c.repeat_last_n < 0 || c.repeat_last_n > (1 << 20))
+            throw rwkv::invalid_argument("sampler_config.repeat_last_n must be in [0, 1048576] (0 = off), got " +
+                                         std::to_string(c.repeat_last_n));
         if (vocab_size <= 0)
             throw rwkv::invalid_argument("sampler: vocab_size must be > 0, got " + std::to_string(vocab_size));
     }
@@ -495,6 +525,15 @@ private:
         if (size != static_cast<std::size_t>(vocab_))
             throw rwkv::invalid_argument("sampler: " + std::string(what) + " has " + std::to_string(size) +
                                          " elements, expected vocab_size = " + std::to_string(vocab_));
+    }
+
+    // Empties the repeat window (its buffer keeps its size: nothing is freed).
+    void forget_recent() noexcept {
+        const std::size_t size = recent_.size();
+        const std::uint64_t w = std::min<std::uint64_t>(n_accepted_, size);
+        for (std::uint64_t pos = n_accepted_ - w + 1; pos <= n_accepted_; ++pos)
+            last_accept_[static_cast<std::size_t>(recent_[static_cast<std::size_t>((pos - 1) % size)])] = 0;
+        n_accepted_ = 0;
     }
 
     void check_token(std::int32_t token, const char* fn) const {
@@ -512,6 +551,9 @@ private:
     std::vector<std::uint8_t> seen_;      // accepted since the last reset
     std::vector<std::int32_t> seen_list_; // the first n_seen_ entries: ids with seen_ set
     std::vector<float> bias_;
+    std::vector<std::int32_t> recent_;       // ring of the last repeat_last_n accepted tokens
+    std::vector<std::uint64_t> last_accept_; // per token: 1 + the accept index of its latest acceptance, 0 = none
+    std::uint64_t n_accepted_ = 0;           // accepts since the last reset (while the window is on)
     std::size_t n_seen_ = 0;
     bool has_bias_ = false;
 };
