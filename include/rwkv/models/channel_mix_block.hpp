@@ -64,16 +64,19 @@ void channel_mix_block(const Backend& be, const channel_mix_block_weights<W, spa
                        lerp_convention lerp, ops::activations<Backend> x, const state_slots& x_prev,
                        const channel_mix_scratch<space_of<Backend>>& s) {
     using cm = ops::const_activations<Backend>;
+    // x_◇ = lerp(b, prev, μ_◇) for ◇ ∈ {k, r}: b ⊙ μ + prev ⊙ (1 − μ) (current), b + (prev − b) ⊙ μ (previous).
     auto mix = [&](ops::channel_vector<Backend> mu, ops::activations<Backend> out) {
         if (lerp == lerp_convention::current)
             ops::mix_current(be, cm(s.normed), cm(s.prev), mu, out);
         else
             ops::mix_previous(be, cm(s.normed), cm(s.prev), mu, out);
     };
+    // b = LN(x; ln2); token shift: prev[t] = b[t−1] (the stored x_prev for t = 0).
     ops::layer_norm(be, cm(x), p.ln2_weight, p.ln2_bias, s.normed);
     ops::token_shift(be, cm(s.normed), x_prev, s.prev);
     mix(p.mu_k, s.xk);
     if (p.ffn.has_receptance()) mix(p.mu_r, s.xr);
+    // x ← x + [σ(W_r x_r) ⊙] W_v relu²(W_k x_k)   (ops/channel_mix.hpp; no receptance gate in RWKV-7).
     ops::channel_mix(be, p.ffn, cm(s.xk), cm(s.xr), s.hidden, s.gate, s.out);
     ops::map(be, x, ops::fn::add{}, cm(x), cm(s.out));
 }

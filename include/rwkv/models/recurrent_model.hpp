@@ -353,6 +353,7 @@ private:
         const std::size_t T = tokens.size();
         if constexpr (requires { self.begin_chunk(tokens, agents, ws, all_rows); })
             self.begin_chunk(tokens, agents, ws, all_rows);
+        // x = E[token] for each token (LN(·; ln0) is folded into E at load, docs/spec/rwkv.md §1.3).
         ops::embedding(backend_, io_.embedding, tokens, ws.x.rows_slice(0, T));
         for (std::size_t i = 0; i < cfg_.n_layer; ++i) {
             self.time_mix(i, agents, ws, T);

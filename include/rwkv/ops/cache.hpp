@@ -14,6 +14,7 @@
 #include "rwkv/core/backend.hpp"
 #include "rwkv/core/dtype.hpp"
 #include "rwkv/core/state.hpp"
+#include "rwkv/ops/observe.hpp"
 #include "rwkv/ops/views.hpp"
 
 namespace rwkv::ops {
@@ -27,17 +28,22 @@ struct cache_kernel {
 
 template <backend Backend>
 void cache_append(const Backend& be, basic_state<space_of<Backend>>& st, const_activations<Backend> rows,
-                  token_ids<Backend> ids) {
+                  token_ids<Backend> ids, op_site where = op_site::current()) {
     assert(rows.rows == ids.size() && rows.cols == st.layout().cache_width);
+    op_enter(be);
     const auto [dst_rows, dst_ids] = st.grow_cache(ids.size());
     cache_kernel<Backend>::store(be, rows, st.layout().cache_dtype, dst_rows);
     space_of<Backend>::copy(dst_ids, ids.data_handle(), ids.size_bytes());
+    op_exit(be, "cache_append", where, rows);  // what went into the cache
 }
 
 template <backend Backend>
-void cache_read(const Backend& be, const basic_state<space_of<Backend>>& st, activations<Backend> out) {
+void cache_read(const Backend& be, const basic_state<space_of<Backend>>& st, activations<Backend> out,
+                op_site where = op_site::current()) {
     assert(out.rows == st.cache_size() && out.cols == st.layout().cache_width);
+    op_enter(be);
     cache_kernel<Backend>::load(be, st.cache_rows_handle(), st.layout().cache_dtype, out);
+    op_exit(be, "cache_read", where, out);
 }
 
 }  // namespace rwkv::ops

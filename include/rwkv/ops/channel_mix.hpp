@@ -12,6 +12,7 @@
 #include "rwkv/ops/functors.hpp"
 #include "rwkv/ops/linear.hpp"
 #include "rwkv/ops/map.hpp"
+#include "rwkv/ops/observe.hpp"
 #include "rwkv/ops/views.hpp"
 
 namespace rwkv::ops {
@@ -28,7 +29,8 @@ struct channel_mix_weights {
 template <backend Backend, class W>
 void channel_mix(const Backend& be, const channel_mix_weights<W, space_of<Backend>>& w, const_activations<Backend> xk,
                  const_activations<Backend> xr, activations<Backend> hidden, activations<Backend> gate,
-                 activations<Backend> out) {
+                 activations<Backend> out, op_site where = op_site::current()) {
+    op_enter(be);
     linear(be, w.key, xk, hidden);
     map(be, hidden, fn::relu_squared{}, const_activations<Backend>(hidden));
     linear(be, w.value, const_activations<Backend>(hidden), out);
@@ -37,6 +39,7 @@ void channel_mix(const Backend& be, const channel_mix_weights<W, space_of<Backen
         linear(be, w.receptance, xr, gate);
         map(be, out, fn::sigmoid_gate{}, const_activations<Backend>(out), const_activations<Backend>(gate));
     }
+    op_exit(be, "channel_mix", where, out);
 }
 
 }  // namespace rwkv::ops

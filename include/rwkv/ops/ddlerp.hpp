@@ -17,6 +17,7 @@
 #include "rwkv/ops/functors.hpp"
 #include "rwkv/ops/linear.hpp"
 #include "rwkv/ops/map.hpp"
+#include "rwkv/ops/observe.hpp"
 #include "rwkv/ops/views.hpp"
 
 namespace rwkv::ops {
@@ -33,10 +34,12 @@ struct ddlerp_weights {
 template <backend Backend, class W, std::size_t K>
 void ddlerp(const Backend& be, const ddlerp_weights<W, K, space_of<Backend>>& p, const_activations<Backend> a,
             const_activations<Backend> prev, activations<Backend> d, activations<Backend> z,
-            activations<Backend> hidden, activations<Backend> m, const std::array<activations<Backend>, K>& out) {
+            activations<Backend> hidden, activations<Backend> m, const std::array<activations<Backend>, K>& out,
+            op_site where = op_site::current()) {
     using cm = const_activations<Backend>;
     const std::size_t D = p.w1.cols / K;
     assert(hidden.cols == K * D && p.w1.cols == K * D);
+    op_enter(be);
     map(be, d, fn::subtract{}, prev, a);
     map(be, z, fn::lerp_delta{}, a, cm(d), p.mu_x);
     project(be, cm(z), p.w1, hidden);
@@ -45,6 +48,7 @@ void ddlerp(const Backend& be, const ddlerp_weights<W, K, space_of<Backend>>& p,
         project(be, cm(hidden.data + f * D, hidden.rows, D, hidden.stride), p.w2[f], m);
         map(be, out[f], fn::lerp_delta_lora{}, a, cm(d), p.mu[f], cm(m));
     }
+    op_exit(be, "ddlerp", where, out[0]);  // the first target's x_f
 }
 
 }  // namespace rwkv::ops

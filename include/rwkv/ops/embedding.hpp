@@ -7,6 +7,7 @@
 
 #include "rwkv/core/backend.hpp"
 #include "rwkv/core/tensor.hpp"
+#include "rwkv/ops/observe.hpp"
 #include "rwkv/ops/views.hpp"
 
 namespace rwkv::ops {
@@ -19,9 +20,12 @@ struct embedding_kernel {
 // Token ids must already be validated against table.rows (the model boundary does it).
 // `table` is f32 or block-quantized (core/quant.hpp; rows are dequantized).
 template <backend Backend, class E>
-void embedding(const Backend& be, weights<Backend, E> table, token_ids<Backend> tokens, activations<Backend> x) {
+void embedding(const Backend& be, weights<Backend, E> table, token_ids<Backend> tokens, activations<Backend> x,
+               op_site where = op_site::current()) {
     assert(tokens.size() == x.rows && table.cols == x.cols);
+    op_enter(be);
     embedding_kernel<Backend>::run(be, table, tokens, x);
+    op_exit(be, "embedding", where, x);
 }
 
 }  // namespace rwkv::ops

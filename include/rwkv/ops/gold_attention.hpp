@@ -12,6 +12,7 @@
 
 #include "rwkv/core/backend.hpp"
 #include "rwkv/core/tensor.hpp"
+#include "rwkv/ops/observe.hpp"
 #include "rwkv/ops/views.hpp"
 
 namespace rwkv::ops {
@@ -24,10 +25,12 @@ struct gold_attention_kernel {
 // q, y: [Tq, H·N]; k, v: [Nk, H·N] with Nk ≥ Tq.
 template <std::size_t N, backend Backend>
 void gold_attention(const Backend& be, const_activations<Backend> q, const_activations<Backend> k,
-                    const_activations<Backend> v, activations<Backend> y) {
+                    const_activations<Backend> v, activations<Backend> y, op_site where = op_site::current()) {
     assert(q.cols == k.cols && k.cols == v.cols && k.rows == v.rows && k.rows >= q.rows && q.cols % N == 0);
     assert(y.rows == q.rows && y.cols == q.cols);
+    op_enter(be);
     gold_attention_kernel<Backend, N>::run(be, q, k, v, y);
+    op_exit(be, "gold_attention", where, y);
 }
 
 }  // namespace rwkv::ops

@@ -11,6 +11,7 @@
 
 #include "rwkv/core/backend.hpp"
 #include "rwkv/core/tensor.hpp"
+#include "rwkv/ops/observe.hpp"
 #include "rwkv/ops/views.hpp"
 
 namespace rwkv::ops {
@@ -23,16 +24,22 @@ struct linear_kernel {
 
 // y[t] = W · x[t] for each of the T rows of x.   W: [out, in]; x: [T, in]; y: [T, out].
 template <backend Backend, class W>
-void linear(const Backend& be, weights<Backend, W> weight, const_activations<Backend> x, activations<Backend> y) {
+void linear(const Backend& be, weights<Backend, W> weight, const_activations<Backend> x, activations<Backend> y,
+            op_site where = op_site::current()) {
     assert(x.cols == weight.cols && y.cols == weight.rows && x.rows == y.rows);
+    op_enter(be);
     linear_kernel<Backend, W>::linear(be, weight, x, y);
+    op_exit(be, "linear", where, y);
 }
 
 // y[t] = x[t] · M for each row.   M: [in, out]; x: [T, in]; y: [T, out].
 template <backend Backend, class W>
-void project(const Backend& be, const_activations<Backend> x, weights<Backend, W> m, activations<Backend> y) {
+void project(const Backend& be, const_activations<Backend> x, weights<Backend, W> m, activations<Backend> y,
+             op_site where = op_site::current()) {
     assert(x.cols == m.rows && y.cols == m.cols && x.rows == y.rows);
+    op_enter(be);
     linear_kernel<Backend, W>::project(be, x, m, y);
+    op_exit(be, "project", where, y);
 }
 
 }  // namespace rwkv::ops

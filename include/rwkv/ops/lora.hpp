@@ -14,6 +14,7 @@
 #include "rwkv/ops/functors.hpp"
 #include "rwkv/ops/linear.hpp"
 #include "rwkv/ops/map.hpp"
+#include "rwkv/ops/observe.hpp"
 #include "rwkv/ops/views.hpp"
 
 namespace rwkv::ops {
@@ -30,8 +31,10 @@ struct lora_weights {
 // out = f(x · A) · B. `hidden` is scratch of shape [T, D] (at least).
 template <backend Backend, class W>
 void lora(const Backend& be, const_activations<Backend> x, const lora_weights<W, space_of<Backend>>& w,
-          lora_activation f, activations<Backend> hidden, activations<Backend> out) {
+          lora_activation f, activations<Backend> hidden, activations<Backend> out,
+          op_site where = op_site::current()) {
     assert(hidden.rows == x.rows && hidden.cols == w.rank() && w.up.rows == w.rank());
+    op_enter(be);
     project(be, x, w.down, hidden);
     switch (f) {
         case lora_activation::none: break;
@@ -43,6 +46,7 @@ void lora(const Backend& be, const_activations<Backend> x, const lora_weights<W,
             break;
     }
     project(be, const_activations<Backend>(hidden), w.up, out);
+    op_exit(be, "lora", where, out);
 }
 
 }  // namespace rwkv::ops

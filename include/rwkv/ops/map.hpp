@@ -15,6 +15,7 @@
 #include "rwkv/core/backend.hpp"
 #include "rwkv/core/host_device.hpp"
 #include "rwkv/core/tensor.hpp"
+#include "rwkv/ops/observe.hpp"
 #include "rwkv/ops/views.hpp"
 
 namespace rwkv::ops {
@@ -44,12 +45,24 @@ struct map_kernel {
     static_assert(dependent_false<Backend>, "rwkv: this backend has no element-wise map kernel");
 };
 
+// `ops::map(be, out, fn, in...)` reads as a function call but names a class template: a function
+// template cannot take the defaulted call site (ops/observe.hpp) after a deduced pack of inputs,
+// while a constructor can, since class template argument deduction (the guide below, which deduces
+// as the function did) fixes In... before the constructor is called. The temporary's constructor
+// runs the op; the object holds nothing.
 template <backend Backend, class Fn, class... In>
     requires(map_input<In, space_of<Backend>> && ...)
-void map(const Backend& be, activations<Backend> out, Fn&& fn, const In&... in) {
-    assert((map_shape_matches<space_of<Backend>>(in, out) && ...));
-    map_kernel<Backend>::run(be, out, fn, in...);
-}
+struct map {
+    map(const Backend& be, activations<Backend> out, Fn&& fn, const In&... in, op_site where = op_site::current()) {
+        assert((map_shape_matches<space_of<Backend>>(in, out) && ...));
+        op_enter(be);
+        map_kernel<Backend>::run(be, out, fn, in...);
+        op_exit(be, "map", where, out);
+    }
+};
+
+template <class Backend, class Fn, class... In>
+map(const Backend&, activations<Backend>, Fn&&, const In&...) -> map<Backend, Fn, In...>;
 
 // exp and tanh on either side: the std:: float overloads on the host, CUDA's own in device code
 // (nvcc's device pass defines __CUDA_ARCH__; both passes see the same host-device declarations).

@@ -15,6 +15,7 @@
 
 #include "rwkv/core/backend.hpp"
 #include "rwkv/core/tensor.hpp"
+#include "rwkv/ops/observe.hpp"
 #include "rwkv/ops/views.hpp"
 
 namespace rwkv::ops {
@@ -52,30 +53,41 @@ struct norm_kernel {
 // y = GN over `groups` equal groups of each row (groups = 1 is LayerNorm). y may alias x.
 template <backend Backend>
 void group_norm(const Backend& be, const_activations<Backend> x, channel_vector<Backend> weight,
-                channel_vector<Backend> bias, std::size_t groups, float eps, activations<Backend> y) {
+                channel_vector<Backend> bias, std::size_t groups, float eps, activations<Backend> y,
+                op_site where = op_site::current()) {
     assert(x.rows == y.rows && x.cols == y.cols && weight.size() == x.cols && bias.size() == x.cols);
     assert(groups > 0 && x.cols % groups == 0);
+    op_enter(be);
     norm_kernel<Backend>::group_norm(be, x, weight, bias, groups, eps, y);
+    op_exit(be, "group_norm", where, y);
 }
 
 template <backend Backend>
 void layer_norm(const Backend& be, const_activations<Backend> x, channel_vector<Backend> weight,
-                channel_vector<Backend> bias, activations<Backend> y) {
+                channel_vector<Backend> bias, activations<Backend> y, op_site where = op_site::current()) {
+    op_enter(be);
     group_norm(be, x, weight, bias, 1, layer_norm_eps, y);
+    op_exit(be, "layer_norm", where, y);
 }
 
 // x[t][g·n : (g+1)·n] /= max(‖·‖₂, eps), in place, for groups of n channels.
 template <backend Backend>
-void l2_normalize_groups(const Backend& be, activations<Backend> x, std::size_t n, float eps = l2_norm_eps) {
+void l2_normalize_groups(const Backend& be, activations<Backend> x, std::size_t n, float eps = l2_norm_eps,
+                         op_site where = op_site::current()) {
     assert(n > 0 && x.cols % n == 0);
+    op_enter(be);
     norm_kernel<Backend>::l2_normalize_groups(be, x, n, eps);
+    op_exit(be, "l2_normalize_groups", where, x);
 }
 
 // y[t] = x[t] / (‖x[t]‖₂ / √cols + eps). y may alias x.
 template <backend Backend>
-void rms_norm(const Backend& be, const_activations<Backend> x, activations<Backend> y, float eps = rms_norm_eps) {
+void rms_norm(const Backend& be, const_activations<Backend> x, activations<Backend> y, float eps = rms_norm_eps,
+              op_site where = op_site::current()) {
     assert(x.rows == y.rows && x.cols == y.cols);
+    op_enter(be);
     norm_kernel<Backend>::rms_norm(be, x, y, eps);
+    op_exit(be, "rms_norm", where, y);
 }
 
 }  // namespace rwkv::ops

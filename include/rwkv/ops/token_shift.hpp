@@ -16,6 +16,7 @@
 #include "rwkv/core/tensor.hpp"
 #include "rwkv/ops/functors.hpp"
 #include "rwkv/ops/map.hpp"
+#include "rwkv/ops/observe.hpp"
 #include "rwkv/ops/views.hpp"
 
 namespace rwkv::ops {
@@ -27,16 +28,21 @@ struct token_shift_kernel {
 
 // prev ← shifted a (see above) and sx ← a[T−1]. prev must not alias a.
 template <backend Backend>
-void token_shift(const Backend& be, const_activations<Backend> a, state_vector<Backend> sx, activations<Backend> prev) {
+void token_shift(const Backend& be, const_activations<Backend> a, state_vector<Backend> sx, activations<Backend> prev,
+                 op_site where = op_site::current()) {
     assert(a.rows == prev.rows && a.cols == prev.cols && sx.size() == a.cols && a.rows > 0);
+    op_enter(be);
     token_shift_kernel<Backend>::run(be, a, sx, prev);
+    op_exit(be, "token_shift", where, prev);
 }
 
 // The same for every agent of a batch: each agent's rows shift against its own stored sx. A backend
 // may shift all agents in one go (`run_agents`); otherwise they go one after another.
 template <backend Backend>
-void token_shift(const Backend& be, const_activations<Backend> a, const state_slots& sx, activations<Backend> prev) {
+void token_shift(const Backend& be, const_activations<Backend> a, const state_slots& sx, activations<Backend> prev,
+                 op_site where = op_site::current()) {
     assert(a.rows == prev.rows && a.cols == prev.cols);
+    op_enter(be);
     if constexpr (requires { token_shift_kernel<Backend>::run_agents(be, a, sx, prev); }) {
         token_shift_kernel<Backend>::run_agents(be, a, sx, prev);
     } else {
@@ -45,18 +51,23 @@ void token_shift(const Backend& be, const_activations<Backend> a, const state_sl
                                              prev.rows_slice(first, n));
         });
     }
+    op_exit(be, "token_shift", where, prev);
 }
 
 template <backend Backend, class Coeff>
 void mix_previous(const Backend& be, const_activations<Backend> a, const_activations<Backend> prev, const Coeff& mu,
-                  activations<Backend> out) {
+                  activations<Backend> out, op_site where = op_site::current()) {
+    op_enter(be);
     map(be, out, fn::lerp_previous{}, a, prev, mu);
+    op_exit(be, "mix_previous", where, out);
 }
 
 template <backend Backend, class Coeff>
 void mix_current(const Backend& be, const_activations<Backend> a, const_activations<Backend> prev, const Coeff& mu,
-                 activations<Backend> out) {
+                 activations<Backend> out, op_site where = op_site::current()) {
+    op_enter(be);
     map(be, out, fn::lerp_current{}, a, prev, mu);
+    op_exit(be, "mix_current", where, out);
 }
 
 }  // namespace rwkv::ops

@@ -16,6 +16,7 @@
 #include "rwkv/core/agent_batch.hpp"
 #include "rwkv/core/backend.hpp"
 #include "rwkv/core/tensor.hpp"
+#include "rwkv/ops/observe.hpp"
 #include "rwkv/ops/views.hpp"
 
 namespace rwkv::ops {
@@ -31,10 +32,12 @@ struct wkv4_kernel {
 template <backend Backend>
 void wkv4(const Backend& be, state_vector<Backend> aa, state_vector<Backend> bb, state_vector<Backend> pp,
           channel_vector<Backend> w, channel_vector<Backend> u, const_activations<Backend> k,
-          const_activations<Backend> v, activations<Backend> out) {
+          const_activations<Backend> v, activations<Backend> out, op_site where = op_site::current()) {
     assert(aa.size() == k.cols && bb.size() == k.cols && pp.size() == k.cols && w.size() == k.cols);
     assert(u.size() == k.cols && v.rows == k.rows && out.rows == k.rows);
+    op_enter(be);
     wkv4_kernel<Backend>::run(be, aa, bb, pp, w, u, k, v, out);
+    op_exit(be, "wkv4", where, out);
 }
 
 // Every agent of a batch: each agent's rows against its own (aa, bb, pp). A backend may run all agents
@@ -42,8 +45,9 @@ void wkv4(const Backend& be, state_vector<Backend> aa, state_vector<Backend> bb,
 template <backend Backend>
 void wkv4(const Backend& be, const state_slots& aa, const state_slots& bb, const state_slots& pp,
           channel_vector<Backend> w, channel_vector<Backend> u, const_activations<Backend> k,
-          const_activations<Backend> v, activations<Backend> out) {
+          const_activations<Backend> v, activations<Backend> out, op_site where = op_site::current()) {
     const std::size_t C = k.cols;
+    op_enter(be);
     if constexpr (requires { wkv4_kernel<Backend>::run_agents(be, aa, bb, pp, w, u, k, v, out); }) {
         wkv4_kernel<Backend>::run_agents(be, aa, bb, pp, w, u, k, v, out);
     } else {
@@ -53,6 +57,7 @@ void wkv4(const Backend& be, const state_slots& aa, const state_slots& bb, const
                  out.rows_slice(first, n));
         });
     }
+    op_exit(be, "wkv4", where, out);
 }
 
 }  // namespace rwkv::ops

@@ -15,6 +15,7 @@
 #include "rwkv/core/agent_batch.hpp"
 #include "rwkv/core/backend.hpp"
 #include "rwkv/core/tensor.hpp"
+#include "rwkv/ops/observe.hpp"
 #include "rwkv/ops/views.hpp"
 
 namespace rwkv::ops {
@@ -28,9 +29,11 @@ struct wkv6_kernel {
 template <std::size_t N, backend Backend>
 void wkv6(const Backend& be, state_matrices<Backend> state, const_activations<Backend> r, const_activations<Backend> w,
           const_activations<Backend> k, const_activations<Backend> v, channel_vector<Backend> u,
-          activations<Backend> y) {
+          activations<Backend> y, op_site where = op_site::current()) {
     assert(state.d1 == N && state.d2 == N && state.d0 * N == r.cols && u.size() == r.cols);
+    op_enter(be);
     wkv6_kernel<Backend, N>::run(be, state, r, w, k, v, u, y);
+    op_exit(be, "wkv6", where, y);
 }
 
 // Every agent of a batch: each agent's rows scan its own [H, N, N] state. A backend may run the
@@ -38,8 +41,9 @@ void wkv6(const Backend& be, state_matrices<Backend> state, const_activations<Ba
 template <std::size_t N, backend Backend>
 void wkv6(const Backend& be, const state_slots& state, const_activations<Backend> r, const_activations<Backend> w,
           const_activations<Backend> k, const_activations<Backend> v, channel_vector<Backend> u,
-          activations<Backend> y) {
+          activations<Backend> y, op_site where = op_site::current()) {
     assert(r.cols % N == 0 && u.size() == r.cols);
+    op_enter(be);
     if constexpr (requires { wkv6_kernel<Backend, N>::run_agents(be, state, r, w, k, v, u, y); }) {
         wkv6_kernel<Backend, N>::run_agents(be, state, r, w, k, v, u, y);
     } else {
@@ -49,6 +53,7 @@ void wkv6(const Backend& be, const state_slots& state, const_activations<Backend
                                          rows(w), rows(k), rows(v), u, rows(y));
         });
     }
+    op_exit(be, "wkv6", where, y);
 }
 
 }  // namespace rwkv::ops

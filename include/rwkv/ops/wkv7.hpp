@@ -18,6 +18,7 @@
 #include "rwkv/core/agent_batch.hpp"
 #include "rwkv/core/backend.hpp"
 #include "rwkv/core/tensor.hpp"
+#include "rwkv/ops/observe.hpp"
 #include "rwkv/ops/views.hpp"
 
 namespace rwkv::ops {
@@ -32,9 +33,11 @@ struct wkv7_kernel {
 template <std::size_t N, backend Backend>
 void wkv7(const Backend& be, state_matrices<Backend> state, const_activations<Backend> r, const_activations<Backend> w,
           const_activations<Backend> k, const_activations<Backend> v, const_activations<Backend> a,
-          const_activations<Backend> b, activations<Backend> y) {
+          const_activations<Backend> b, activations<Backend> y, op_site where = op_site::current()) {
     assert(state.d1 == N && state.d2 == N && state.d0 * N == r.cols);
+    op_enter(be);
     wkv7_kernel<Backend, N>::run(be, state, r, w, k, v, a, b, y);
+    op_exit(be, "wkv7", where, y);
 }
 
 // Every agent of a batch: each agent's rows scan its own [H, N, N] state. A backend may run the
@@ -42,8 +45,9 @@ void wkv7(const Backend& be, state_matrices<Backend> state, const_activations<Ba
 template <std::size_t N, backend Backend>
 void wkv7(const Backend& be, const state_slots& state, const_activations<Backend> r, const_activations<Backend> w,
           const_activations<Backend> k, const_activations<Backend> v, const_activations<Backend> a,
-          const_activations<Backend> b, activations<Backend> y) {
+          const_activations<Backend> b, activations<Backend> y, op_site where = op_site::current()) {
     assert(r.cols % N == 0);
+    op_enter(be);
     if constexpr (requires { wkv7_kernel<Backend, N>::run_agents(be, state, r, w, k, v, a, b, y); }) {
         wkv7_kernel<Backend, N>::run_agents(be, state, r, w, k, v, a, b, y);
     } else {
@@ -53,6 +57,7 @@ void wkv7(const Backend& be, const state_slots& state, const_activations<Backend
                                          rows(w), rows(k), rows(v), rows(a), rows(b), rows(y));
         });
     }
+    op_exit(be, "wkv7", where, y);
 }
 
 // RWKV-7's bonus, added after GroupNorm (docs/spec/rwkv.md §5.3): per head, y_h += (Σ_j r_j k_j ρ_j) · v_h,
@@ -64,9 +69,12 @@ struct wkv7_bonus_kernel {
 
 template <backend Backend>
 void wkv7_bonus(const Backend& be, std::size_t head_size, const_activations<Backend> r, const_activations<Backend> k,
-                const_activations<Backend> v, channel_vector<Backend> r_k, activations<Backend> y) {
+                const_activations<Backend> v, channel_vector<Backend> r_k, activations<Backend> y,
+                op_site where = op_site::current()) {
     assert(r_k.size() == r.cols && r.cols % head_size == 0);
+    op_enter(be);
     wkv7_bonus_kernel<Backend>::run(be, head_size, r, k, v, r_k, y);
+    op_exit(be, "wkv7_bonus", where, y);
 }
 
 }  // namespace rwkv::ops
