@@ -33,6 +33,11 @@ def metadata(args):
             "note": "trained on Debian fortunes by tools/train/train_rwkv7.py; see examples/models/README.md"}
 
 
+def export(state_dict, path, args):
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    save_file(state_dict, path, metadata(args))
+
+
 def windows(stream, starts, T):
     x = torch.stack([stream[s:s + T + 1] for s in starts])
     return x[:, :-1], x[:, 1:]
@@ -71,7 +76,14 @@ def main():
     p.add_argument("--threads", type=int, default=1, help="1 beats 2 on a shared 2-core machine (oversubscription)")
     p.add_argument("--out-dir", required=True, help="log.txt and checkpoint.pt go here")
     p.add_argument("--export", help="write the final model here (safetensors)")
+    p.add_argument("--export-checkpoint", metavar="CHECKPOINT",
+                   help="only export this checkpoint.pt (its own args) to --export, no training")
     args = p.parse_args()
+    if args.export_checkpoint:
+        saved = torch.load(args.export_checkpoint)
+        export(saved["model"], args.export, argparse.Namespace(**saved["args"]))
+        print(f"exported step {saved['step']} of {args.export_checkpoint} to {args.export}")
+        return
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -144,7 +156,7 @@ def main():
     torch.save({"model": model.state_dict(), "step": step, "args": vars(args)},
                os.path.join(args.out_dir, "checkpoint.pt"))
     if args.export:
-        save_file(model.state_dict(), args.export, metadata(args))
+        export(model.state_dict(), args.export, args)
         say(f"exported {args.export} ({os.path.getsize(args.export)} bytes)")
 
 
