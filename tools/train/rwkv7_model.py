@@ -46,7 +46,7 @@ class _DeltaRule(torch.autograd.Function):
     """The recurrence of `wkv7_reference` with a = −κ̂, b = κ̂⊙α, on [B, T, H, N] inputs and a zero
     start state. Forward keeps every state S_0 … S_T ([T+1, B, H, N, N]); backward walks time in
     reverse with G = ∂L/∂S_t:
-        G += dy_t r_tᵀ;  dr_t = G_tᵀ… (= S_tᵀ dy_t);  dv_t = G k_t;  dk_t = Gᵀ v_t;  dw_t = Σ_i G ⊙ S_{t−1};
+        G += dy_t r_tᵀ;  dr_t = S_tᵀ dy_t;  dv_t = G k_t;  dk_t = Gᵀ v_t;  dw_t = Σ_i G ⊙ S_{t−1};
         sa = S_{t−1} a_t;  dsa = G b_t;  db_t = Gᵀ sa;  da_t = S_{t−1}ᵀ dsa;  G ← G ⊙ w_t + dsa a_tᵀ."""
 
     @staticmethod
