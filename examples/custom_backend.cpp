@@ -1,6 +1,6 @@
 // The smallest complete backend: how a new backend joins the backend trait (docs/design.md).
 //
-//   rwkv-example-custom-backend examples/models/demo-v7-c128-l2.safetensors
+//   rwkv-example-custom-backend examples/models/fortune-v7-c128-l2.safetensors
 //
 // A backend is a type with a `name`; every op of ops/ declares a kernel template X_kernel<Backend>
 // whose primary definition fails to compile, and the backend specialises the ones it runs. This one

@@ -1,6 +1,6 @@
 // The smallest complete program: load an RWKV-7 checkpoint, prefill a prompt, sample tokens.
 //
-//   rwkv-example-generate examples/models/demo-v7-c128-l2.safetensors "Once upon a time"
+//   rwkv-example-generate examples/models/fortune-v7-c128-l2.safetensors "Once upon a time"
 //
 // Uses the byte tokenizer of the demo model; for World models use rwkv::text::world_tokenizer.
 #include <cstdio>

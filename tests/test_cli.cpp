@@ -111,7 +111,7 @@ TEST_CASE("rwkv-cli rejects bad input with one line and a documented exit code",
 
 TEST_CASE("rwkv-cli generate is deterministic for a seed and streams valid text", "[cli][generate]") {
     rwkv_test::temp_dir dir;
-    const std::string demo = std::string(RWKV_TEST_SOURCE_DIR) + "/examples/models/demo-v7-c128-l2.safetensors";
+    const std::string demo = std::string(RWKV_TEST_SOURCE_DIR) + "/examples/models/fortune-v7-c128-l2.safetensors";
     const std::vector<std::string> args{"generate", "--model", demo, "--prompt", "Hello", "-n", "40", "--seed", "5",
                                         "--temperature", "0.9", "--top-p", "0.95"};
     const auto a = run_cli(args, dir);

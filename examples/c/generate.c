@@ -3,7 +3,7 @@
  *   rwkv-example-generate-c MODEL PROMPT [N] [VOCAB]
  *
  * MODEL is any checkpoint the library reads; VOCAB is the World vocabulary file for World models
- * (byte-level models such as examples/models/demo-v7-c128-l2.safetensors need none). */
+ * (byte-level models such as examples/models/fortune-v7-c128-l2.safetensors need none). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 // A minimal chat on the library API: one state carries the whole conversation, so each turn feeds
 // only the new words, never the history.
 //
-//   rwkv-example-chat examples/models/demo-v7-c128-l2.safetensors
+//   rwkv-example-chat examples/models/fortune-v7-c128-l2.safetensors
 //   rwkv-example-chat rwkv7-g1-1.5b.pth --vocab rwkv_vocab_v20230424.txt --system "You are a helpful assistant."
 //
 // The RWKV chat format: "System: <prompt>\n\n" once, then "User: <line>\n\nAssistant:" per turn,

@@ -3,7 +3,7 @@
 // forward_batch. Talk to one of them, save and restore its memory, replay the same story from the
 // same seed.
 //
-//   rwkv-example-npc examples/models/demo-v7-c128-l2.safetensors
+//   rwkv-example-npc examples/models/fortune-v7-c128-l2.safetensors
 //   rwkv-example-npc MODEL --script commands.txt --turns 2 --seed 7     (no player: for tests)
 //
 // Commands (one per line, from the terminal, a pipe or --script FILE):
