@@ -295,6 +295,28 @@ def io_seeds():
     write("pth_unpickle", "memo-get.pkl", b"\x80\x02}q\x00h\x00h\x00X\x01\x00\x00\x00kq\x01h\x01ss.")
 
 
+def hf_seeds():
+    """Hugging Face shard indexes (fuzz_hf_index) and HF-layout safetensors (fuzz_tensor_file)."""
+    wm = {"rwkv.embeddings.weight": "model-00001-of-00002.safetensors",
+          "rwkv.blocks.0.ln1.weight": "model-00002-of-00002.safetensors", "head.weight": "model-00001-of-00002.safetensors"}
+    write("hf_index", "two-shards.json", json.dumps({"metadata": {"total_size": 48}, "weight_map": wm}, indent=2))
+    write("hf_index", "one-shard.json", json.dumps({"weight_map": {"model.embeddings.weight": "model.safetensors"}}))
+    write("hf_index", "folder-part.json", json.dumps({"weight_map": {"a": "../b.safetensors"}}))
+    write("hf_index", "non-string.json", '{"weight_map": {"a": 1, "b": ["x"]}}')
+    write("hf_index", "empty-map.json", '  {"weight_map": {}}')
+    rng = Lcg(11)
+    def f32(name, shape):
+        return (name, "F32", shape, tensor_bytes("F32", [rng.uniform(-1, 1) for _ in range(numel(shape))]))
+    fla = [f32("model.embeddings.weight", [4, 3]), f32("model.layers.0.attn.w_lora.lora.0.weight", [2, 3]),
+           f32("model.layers.0.attn.w_lora.lora.2.weight", [3, 2]), f32("model.layers.0.attn.w_lora.lora.2.bias", [3]),
+           f32("model.layers.0.attn.x_x", [6, 3]), f32("model.layers.0.attn.k_k", [3]), f32("lm_head.weight", [4, 3])]
+    write("tensor_file", "hf-fla-rwkv7.safetensors", safetensors(fla, {"format": "pt"}))
+    tf = [f32("rwkv.embeddings.weight", [4, 3]), f32("rwkv.blocks.0.pre_ln.weight", [3]),
+          f32("rwkv.blocks.0.attention.time_mix_key", [1, 1, 3]), f32("rwkv.blocks.0.feed_forward.time_mix_receptance", [1, 1, 3]),
+          f32("head.weight", [4, 3])]
+    write("tensor_file", "hf-transformers-rwkv.safetensors", safetensors(tf, {"format": "pt"}))
+
+
 # Golden tensor shapes → seed shapes. 128 = C; [2, 64] = [H, N]; LoRA ranks → 2; FFN → 8; V → 4.
 def shrink_shape(name, shape, C, N):
     if shape == [2, 64]:
@@ -717,6 +739,7 @@ def main():
         ggmf_seeds(os.path.join(args.peers, "rwkv.cpp"))
         return
     io_seeds()
+    hf_seeds()
     model_seeds(args.golden)
     vocab_seeds(args.vocab)
     text_seeds()

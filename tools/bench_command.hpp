@@ -410,7 +410,7 @@ inline void add_bench_command(CLI::App& app, std::function<int()>& action) {
     using namespace bench_detail;
     auto ba = std::make_shared<bench_args>();
     auto* bench = app.add_subcommand("bench", "Measure decode/prefill tokens/s against this machine's bandwidth and FMA peak");
-    bench->add_option("--model", ba->model, "Checkpoint (.pth, .safetensors or GGUF; told apart by content)")->required();
+    bench->add_option("--model", ba->model, "Checkpoint (.pth, .safetensors, GGUF, rwkv.cpp, or a Hugging Face folder or shard index; told apart by content)")->required();
     bench->add_option("--precision", ba->precision, "Weights in memory: f32 | bf16 | f16 | int8 | int4")
         ->check(CLI::IsMember(precision_names()))
         ->capture_default_str();

@@ -34,7 +34,7 @@ struct model_options {
 };
 
 inline void add_model_options(CLI::App* cmd, model_options& m) {
-    cmd->add_option("--model", m.model, "Checkpoint (.pth, .safetensors or GGUF; told apart by content)")->required();
+    cmd->add_option("--model", m.model, "Checkpoint (.pth, .safetensors, GGUF, rwkv.cpp, or a Hugging Face folder or shard index; told apart by content)")->required();
     cmd->add_option("--vocab", m.vocab,
                     "World vocabulary (rwkv_vocab_v20230424.txt), tokenizer.json or 'bytes'; default from the model");
     cmd->add_option("--precision", m.precision, "Weights in memory: f32 | bf16 | f16 | int8 | int4")

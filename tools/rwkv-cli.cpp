@@ -327,7 +327,7 @@ int main(int argc, char** argv) {
 
     eval_args ev;
     auto* eval = app.add_subcommand("eval", "Write the logits of every position as raw f32 [T, V]");
-    eval->add_option("--model", ev.model, "Checkpoint (.pth, .safetensors or GGUF; told apart by content)")->required();
+    eval->add_option("--model", ev.model, "Checkpoint (.pth, .safetensors, GGUF, rwkv.cpp, or a Hugging Face folder or shard index; told apart by content)")->required();
     eval->add_option("--tokens", ev.tokens, "JSON array of token ids")->required();
     eval->add_option("--logits-out", ev.logits_out, "Output file: little-endian f32 [T, V]")->required();
     eval->add_option("--mode", ev.mode, "rnn (one token per call) | seq (one call)")
@@ -357,7 +357,7 @@ int main(int argc, char** argv) {
     std::string info_model;
     bool info_json = false;
     auto* info = app.add_subcommand("info", "Describe a checkpoint");
-    info->add_option("--model", info_model, "Checkpoint (.pth, .safetensors or GGUF; told apart by content)")->required();
+    info->add_option("--model", info_model, "Checkpoint (.pth, .safetensors, GGUF, rwkv.cpp, or a Hugging Face folder or shard index; told apart by content)")->required();
     info->add_flag("--json", info_json, "Print JSON");
 
     std::string tk_vocab, tk_file;
@@ -390,7 +390,7 @@ int main(int argc, char** argv) {
     convert_args cv;
     auto* convert = app.add_subcommand(
         "convert", "Write a model in a precision's own storage (quantized, bf16, ...) so that it loads with no work");
-    convert->add_option("--model", cv.model, "Checkpoint (.pth, .safetensors or GGUF; told apart by content)")->required();
+    convert->add_option("--model", cv.model, "Checkpoint (.pth, .safetensors, GGUF, rwkv.cpp, or a Hugging Face folder or shard index; told apart by content)")->required();
     auto* cv_precision = convert->add_option("--precision", cv.precision,
                                              "f32 | bf16 | f16 | int8 | int4 (GGUF: f32 | f16 | bf16, default f32)")
                              ->check(CLI::IsMember(precision_names()))
