@@ -1,6 +1,6 @@
-"""RWKV-7 ("x070") in PyTorch, written from the math of arch-spec §5.3 and docs/architectures/rwkv7.md.
+"""RWKV-7 ("x070") in PyTorch, written from the math of docs/spec/rwkv.md §5.3 and docs/architectures/rwkv7.md.
 
-Parameter names and shapes are the ones include/rwkv/models/rwkv7.hpp loads (arch-spec §5.1), so
+Parameter names and shapes are the ones include/rwkv/models/rwkv7.hpp loads (docs/spec/rwkv.md §5.1), so
 `state_dict()` goes to a safetensors file as is, and a shipped file loads back with `load_file`.
 Every tensor is used in the form the C++ loader uses it: w0 is the raw decay bias inside
 exp(−e^(−1/2)·σ(·)), k_k/k_a/r_k are plain multipliers, ln0 is applied to the embedding.
@@ -16,12 +16,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-DECAY_SCALE = 0.606531  # e^(−1/2), written as the reference does (arch-spec §6 item 16)
-GROUP_NORM_EPS = 64e-5  # ln_x (arch-spec §1.2), not the 1e-5 of the LayerNorms
+DECAY_SCALE = 0.606531  # e^(−1/2), written as the reference does (docs/spec/rwkv.md §6 item 16)
+GROUP_NORM_EPS = 64e-5  # ln_x (docs/spec/rwkv.md §1.2), not the 1e-5 of the LayerNorms
 
 
 def wkv7_reference(r, w, k, v, kappa, alpha, n_head, state=None):
-    """Generalized delta rule per head (arch-spec §5.3), S[h][value][key]:
+    """Generalized delta rule per head (docs/spec/rwkv.md §5.3), S[h][value][key]:
         S ← S·(diag(w) − κ̂ (κ̂⊙α)ᵀ) + v kᵀ,   y = S r   (from the new state).
     All inputs are [B, T, C]; returns y [B, T, C] and the final state [B, H, N, N].
     Plain autograd; `wkv7` is the same with a hand-written backward (the training path)."""
@@ -105,7 +105,7 @@ def dense(x, weight):
 
 
 def lora(x, down, up, middle=None):
-    """(x·down)·up with the factors stored [in, rank] and [rank, in] (arch-spec §1.2)."""
+    """(x·down)·up with the factors stored [in, rank] and [rank, in] (docs/spec/rwkv.md §1.2)."""
     h = dense(x, down.t())
     return dense(h if middle is None else middle(h), up.t())
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Trains a byte-level RWKV-7 on the fortunes corpus (fortune_data.py) and exports it as a safetensors
-file that `rwkv-cli` loads (tensor names/shapes of arch-spec §5.1, metadata of the old demo model).
+file that `rwkv-cli` loads (tensor names/shapes of docs/spec/rwkv.md §5.1, the byte-tokenizer metadata).
 
   nice -n 5 /usr/bin/python3 tools/train/train_rwkv7.py --minutes 40 --out-dir /tmp/run \
       --export examples/models/fortune-v7-c128-l2.safetensors
