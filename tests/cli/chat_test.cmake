@@ -46,7 +46,7 @@ function(between text begin end from_var result_var)
 endfunction()
 
 function(expect_answer text)
-  if(NOT text MATCHES "^ ?[^ \n]")
+  if(NOT text MATCHES "^[ \t\n]*[^ \t\n]")  # the model may start its answer on a new line
     message(FATAL_ERROR "expected an answer, got '${text}'")
   endif()
 endfunction()
