@@ -80,45 +80,46 @@ def plot(results, out):
     single = [r for r in results if r["batch"] == 1]
     title = f"{single[0]['cpu']}, RWKV-7 C {single[0]['n_embd']} L {single[0]['n_layer']}"
 
+    width = 0.8 / len(THREADS)
+
+    def bars_per_thread_count(ax, value, label, over_bars=None):
+        """One bar per precision for each thread count, side by side, each annotated with label(row);
+        over_bars(j, xs, rows), when given, draws on each group before its annotations."""
+        for j, threads in enumerate(THREADS):
+            rows = {r["precision"]: r for r in single if r["threads"] == threads}
+            xs = [i + (j - (len(THREADS) - 1) / 2) * width for i in range(len(PRECISIONS))]
+            bars = ax.bar(xs, [value(rows[p]) for p in PRECISIONS], width * 0.9,
+                          label=f"{threads} thread{'s' if threads > 1 else ''}")
+            if over_bars:
+                over_bars(j, xs, rows)
+            for bar, p in zip(bars, PRECISIONS):
+                ax.annotate(label(rows[p]), (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                            ha="center", va="bottom", fontsize=8)
+        ax.set_xticks(range(len(PRECISIONS)), PRECISIONS)
+
+    def finish(fig, ax, ylabel, heading, name):
+        ax.set_ylabel(ylabel)
+        ax.set_title(f"{heading}\n{title}", fontsize=10)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(os.path.join(out, name), dpi=110)
+        plt.close(fig)
+
     # 1. Decode: tokens/s per precision and thread count, with the bandwidth bound of each.
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    width = 0.8 / len(THREADS)
-    for j, threads in enumerate(THREADS):
-        rows = {r["precision"]: r for r in single if r["threads"] == threads}
-        xs = [i + (j - (len(THREADS) - 1) / 2) * width for i in range(len(PRECISIONS))]
-        measured = [rows[p]["decode_tok_s"] for p in PRECISIONS]
-        bound = [rows[p]["decode_roofline_tok_s"] for p in PRECISIONS]
-        bars = ax.bar(xs, measured, width * 0.9, label=f"{threads} thread{'s' if threads > 1 else ''}")
-        ax.scatter(xs, bound, marker="_", s=400, color="black", zorder=3,
-                   label="bandwidth bound (bytes per token ÷ measured GB/s)" if j == 0 else None)
-        for bar, p in zip(bars, PRECISIONS):
-            ax.annotate(f"{100 * rows[p]['decode_roofline_fraction']:.0f}%", (bar.get_x() + bar.get_width() / 2,
-                        bar.get_height()), ha="center", va="bottom", fontsize=8)
-    ax.set_xticks(range(len(PRECISIONS)), PRECISIONS)
-    ax.set_ylabel("decode tokens/s (one agent)")
-    ax.set_title(f"Decode against the memory-bandwidth bound\n{title}", fontsize=10)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(os.path.join(out, "decode.png"), dpi=110)
-    plt.close(fig)
+
+    def bandwidth_bounds(j, xs, rows):
+        ax.scatter(xs, [rows[p]["decode_roofline_tok_s"] for p in PRECISIONS], marker="_", s=400, color="black",
+                   zorder=3, label="bandwidth bound (bytes per token ÷ measured GB/s)" if j == 0 else None)
+
+    bars_per_thread_count(ax, lambda r: r["decode_tok_s"], lambda r: f"{100 * r['decode_roofline_fraction']:.0f}%",
+                          bandwidth_bounds)
+    finish(fig, ax, "decode tokens/s (one agent)", "Decode against the memory-bandwidth bound", "decode.png")
 
     # 2. Prefill: fraction of the FMA peak per precision and thread count.
     fig, ax = plt.subplots(figsize=(8, 4))
-    for j, threads in enumerate(THREADS):
-        rows = {r["precision"]: r for r in single if r["threads"] == threads}
-        xs = [i + (j - (len(THREADS) - 1) / 2) * width for i in range(len(PRECISIONS))]
-        frac = [100 * rows[p]["prefill_roofline_fraction"] for p in PRECISIONS]
-        bars = ax.bar(xs, frac, width * 0.9, label=f"{threads} thread{'s' if threads > 1 else ''}")
-        for bar, p in zip(bars, PRECISIONS):
-            ax.annotate(f"{rows[p]['prefill_tok_s']:.0f}", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-                        ha="center", va="bottom", fontsize=8)
-    ax.set_xticks(range(len(PRECISIONS)), PRECISIONS)
-    ax.set_ylabel("% of measured f32 FMA peak")
-    ax.set_title(f"Prefill (512-token prompt; labels: tokens/s)\n{title}", fontsize=10)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(os.path.join(out, "prefill.png"), dpi=110)
-    plt.close(fig)
+    bars_per_thread_count(ax, lambda r: 100 * r["prefill_roofline_fraction"], lambda r: f"{r['prefill_tok_s']:.0f}")
+    finish(fig, ax, "% of measured f32 FMA peak", "Prefill (512-token prompt; labels: tokens/s)", "prefill.png")
 
     # 3. Many agents: summed decode tokens/s against the batch size.
     fig, ax = plt.subplots(figsize=(8, 4))
@@ -133,13 +134,8 @@ def plot(results, out):
     ax.set_xscale("log", base=2)
     ax.set_xticks(BATCHES, [str(b) for b in BATCHES])
     ax.set_xlabel("agents stepped together (forward_batch)")
-    ax.set_ylabel("decode tokens/s, summed over agents")
-    ax.set_title(f"Many agents, one model ({threads} threads; dotted: one agent's bandwidth bound)\n{title}",
-                 fontsize=10)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(os.path.join(out, "batch.png"), dpi=110)
-    plt.close(fig)
+    finish(fig, ax, "decode tokens/s, summed over agents",
+           f"Many agents, one model ({threads} threads; dotted: one agent's bandwidth bound)", "batch.png")
 
 
 def table(results):
