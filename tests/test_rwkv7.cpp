@@ -176,6 +176,12 @@ TEST_CASE("rwkv7 state: fork, save/load round trip, refusal of corrupt or foreig
         state empty;
         CHECK_THROWS_AS(m.forward(std::span(tokens).first(1), empty, ws, logits), state_error);
     }
+    SECTION("loading with the expected shape checks it") {
+        CHECK(load_state(path, m.make_state().layout()).layout() == m.make_state().layout());
+        rwkv7::config other = m.cfg();
+        other.n_layer = 3;
+        CHECK_THROWS_AS(load_state(path, rwkv7::make_state_layout(other)), state_error);
+    }
 }
 
 TEST_CASE("rwkv7 rejects bad inputs with typed errors", "[rwkv7][errors]") {

@@ -137,10 +137,7 @@ public:
     void save(const std::string& path) const { rwkv::save_state(state_, path); }
 
     void load(const std::string& path) {
-        rwkv::state loaded = rwkv::load_state(path);
-        if (loaded.layout() != state_.layout())
-            throw rwkv::state_error(path + ": a state of " + loaded.layout().describe() + ", but the model's is " +
-                                    state_.layout().describe());
+        rwkv::state loaded = rwkv::load_state(path, state_.layout());
         // A context cache (GoldFinch) comes back sized to what was saved: give it the room a fresh
         // state has, so the conversation can go on.
         loaded.reserve_cache(state_.cache_capacity());

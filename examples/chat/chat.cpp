@@ -136,10 +136,7 @@ public:
     }
     void save(const std::string& path) const { rwkv::save_state(state_, path); }
     void load(const std::string& path) {
-        rwkv::state loaded = rwkv::load_state(path);
-        if (loaded.layout() != model_.layout())
-            throw rwkv::invalid_argument(path + ": a state of " + loaded.layout().describe() + ", but the model is " +
-                                         model_.layout().describe());
+        rwkv::state loaded = rwkv::load_state(path, model_.layout());
         state_ = std::move(loaded);
     }
 

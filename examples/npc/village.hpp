@@ -143,10 +143,7 @@ public:
 
     void save(std::size_t i, const std::string& path) const { rwkv::save_state(villagers_[i].memory, path); }
     void load(std::size_t i, const std::string& path) {
-        rwkv::state loaded = rwkv::load_state(path);
-        if (loaded.layout() != model_.layout())
-            throw rwkv::invalid_argument(path + ": a state of " + loaded.layout().describe() + ", but the model is " +
-                                         model_.layout().describe());
+        rwkv::state loaded = rwkv::load_state(path, model_.layout());
         villagers_[i].memory = std::move(loaded);
     }
 

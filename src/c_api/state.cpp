@@ -151,8 +151,7 @@ rwkv_status rwkv_state_load(rwkv_state* state, const char* path) {
     return rwkv_c::guarded([&] {
         auto& s = rwkv_c::deref(state, "rwkv_state_load", "state");
         rwkv_c::require(path != nullptr, "rwkv_state_load", "path is NULL");
-        rwkv::state loaded = rwkv::load_state(path);
-        require_model_layout(loaded, *s.model, "rwkv_state_load");
+        rwkv::state loaded = rwkv::load_state(path, s.model->layout());
         const std::size_t capacity = s.model->initial.cache_capacity();
         if (loaded.cache_size() > capacity)
             throw rwkv::state_error(std::string(path) + ": " + std::to_string(loaded.cache_size()) +

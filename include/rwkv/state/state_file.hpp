@@ -234,4 +234,13 @@ inline state load_state(const std::filesystem::path& path) {
     return deserialize_state(std::as_bytes(std::span(data)), path.string());
 }
 
+// Loads a state and checks that it was made by a model of `expected`'s shape (the same architecture,
+// layers, widths and cache geometry): a file saved by another model is a state_error naming the file
+// and both shapes, never a state that a later forward would misread.
+inline state load_state(const std::filesystem::path& path, const state_layout& expected) {
+    state loaded = load_state(path);
+    loaded.require_layout(expected, path.string());
+    return loaded;
+}
+
 }  // namespace rwkv
