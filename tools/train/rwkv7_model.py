@@ -98,10 +98,9 @@ def wkv7(r, w, k, v, kappa, alpha, n_head, state=None):
 
 
 def dense(x, weight):
-    """x [..., in] times weight [out, in]ᵀ. Written as a 1×1 convolution: Debian's torch links the
-    reference BLAS for matmul, while convolutions go through oneDNN, ~10× faster on CPU."""
-    out = F.conv1d(x.reshape(-1, x.shape[-1], 1), weight[:, :, None])
-    return out.reshape(*x.shape[:-1], weight.shape[0])
+    """x [..., in] times weight [out, in]ᵀ (F.linear: ~13 GFLOP/s forward + backward on one Zen 3 core
+    with OpenBLAS as the libblas alternative, ~2.5× a 1×1 conv1d through oneDNN; tools/train/README.md)."""
+    return F.linear(x, weight)
 
 
 def lora(x, down, up, middle=None):
