@@ -180,7 +180,7 @@ TEST_CASE("rwkv7 state: fork, save/load round trip, refusal of corrupt or foreig
         CHECK(load_state(path, m.make_state().layout()).layout() == m.make_state().layout());
         rwkv7::config other = m.cfg();
         other.n_layer = 3;
-        CHECK_THROWS_AS(load_state(path, rwkv7::make_state_layout(other)), state_error);
+        CHECK_THROWS_AS(load_state(path, *rwkv7::make_state_layout(other)), state_error);
     }
 }
 
